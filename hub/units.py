@@ -1,0 +1,226 @@
+"""Block introspection: every network in the zoo is an ordered chain of *units*.
+
+A unit is one step an analysis can look at: the stem, each residual unit (a Conv block, an MSA or MLP
+sub-block), a pooling/merging step, and the head. Models are written as ``UnitModel(units)`` so that
+``forward`` is literally the chain, which gives analyses (Fourier spectra, variance, lesion, CKA) one
+generic entry point with no per-family code: ``forward_features`` returns every unit's output as an
+NCHW map, whatever the unit's own layout (NCHW conv maps, NHWC Swin maps or token sequences).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import Enum
+
+from torch import Tensor, nn
+
+
+class UnitKind(str, Enum):
+    STEM = "stem"
+    CONV = "conv"
+    MSA = "msa"
+    MLP = "mlp"
+    POOL = "pool"
+    HEAD = "head"
+
+
+@dataclass(frozen=True)
+class MapLayout:
+    """How a unit's output tensor maps onto a spatial grid.
+
+    ``nchw`` is a conv map, ``nhwc`` a channels-last map (Swin), ``tokens`` a ``(B, prefix + H*W, C)``
+    sequence whose first ``prefix`` tokens (CLS) are not spatial.
+    """
+
+    kind: str = "nchw"
+    grid: tuple[int, int] | None = None
+    prefix: int = 0
+
+    def to_map(self, y: Tensor) -> Tensor:
+        if self.kind == "nchw":
+            return y
+        if self.kind == "nhwc":
+            return y.permute(0, 3, 1, 2)
+        if self.kind == "tokens":
+            assert self.grid is not None, "a token layout needs its grid"
+            h, w = self.grid
+            tokens = y[:, self.prefix :]
+            return tokens.transpose(1, 2).reshape(y.shape[0], y.shape[-1], h, w)
+        raise ValueError(f"unknown layout {self.kind!r}")
+
+
+NCHW = MapLayout()
+
+
+class Unit(nn.Module):
+    """Base class of every unit: a module with a kind, a stage index and an output layout.
+
+    Residual units override ``identity_path`` (what the unit computes when its residual branch is
+    removed) and set ``residual = True``; the lesion study uses exactly that.
+    """
+
+    residual: bool = False
+
+    def __init__(self, kind: UnitKind | str, stage: int, layout: MapLayout = NCHW) -> None:
+        super().__init__()
+        self.kind = UnitKind(kind)
+        self.stage = stage
+        self.layout = layout
+
+    def identity_path(self, x: Tensor) -> Tensor:
+        raise TypeError(f"{type(self).__name__} is not a residual unit")
+
+
+class Residual(Unit):
+    """``x -> shortcut(x) + drop_path(branch(x))``, the shape of every pre-norm / pre-act unit."""
+
+    residual = True
+
+    def __init__(self, kind: UnitKind | str, stage: int, branch: nn.Module, shortcut: nn.Module | None = None,
+                 drop_path: float = 0.0, layout: MapLayout = NCHW) -> None:
+        super().__init__(kind, stage, layout)
+        from hub.layers import DropPath
+
+        self.branch = branch
+        self.shortcut = shortcut if shortcut is not None else nn.Identity()
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.shortcut(x) + self.drop_path(self.branch(x))
+
+    def identity_path(self, x: Tensor) -> Tensor:
+        return self.shortcut(x)
+
+
+class SequentialUnit(Unit):
+    """A non-residual unit made of layers applied in order (stems, plain conv layers, pools, heads)."""
+
+    def __init__(self, kind: UnitKind | str, stage: int, *layers: nn.Module, layout: MapLayout = NCHW) -> None:
+        super().__init__(kind, stage, layout)
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)
+
+
+class PostActResidual(Residual):
+    """``relu(shortcut(x) + branch(x))``: the original (post-activation) ResNet unit."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x).relu()
+
+    def identity_path(self, x: Tensor) -> Tensor:
+        return self.shortcut(x).relu()
+
+
+class PreActResidual(Unit):
+    """``shortcut(a) + branch(a)`` with ``a = act(norm(x))`` shared by both paths (pre-activation ResNet).
+
+    An identity shortcut takes ``x`` itself, a projection takes the pre-activated ``a``, as in He et al.'s
+    identity-mappings paper.
+    """
+
+    residual = True
+
+    def __init__(self, kind: UnitKind | str, stage: int, preact: nn.Module, branch: nn.Module,
+                 shortcut: nn.Module | None = None, drop_path: float = 0.0) -> None:
+        super().__init__(kind, stage)
+        from hub.layers import DropPath
+
+        self.preact = preact
+        self.branch = branch
+        self.shortcut = shortcut
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, x: Tensor) -> Tensor:
+        a = self.preact(x)
+        skip = x if self.shortcut is None else self.shortcut(a)
+        return skip + self.drop_path(self.branch(a))
+
+    def identity_path(self, x: Tensor) -> Tensor:
+        return x if self.shortcut is None else self.shortcut(self.preact(x))
+
+
+class Permute(nn.Module):
+    """Reorder dimensions, e.g. NCHW <-> NHWC around channels-last layers."""
+
+    def __init__(self, *dims: int) -> None:
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.permute(*self.dims)
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    index: int
+    name: str
+    kind: UnitKind
+    stage: int
+    depth: float
+    """Normalised depth in [0, 1] (index / (number of units - 1)), the x-axis of the paper's plots."""
+    residual: bool
+
+
+class UnitModel(nn.Module):
+    """A classifier written as a chain of units; the head is the last unit."""
+
+    def __init__(self, units: list[Unit]) -> None:
+        super().__init__()
+        if not units or units[-1].kind is not UnitKind.HEAD:
+            raise ValueError("the last unit of a model must be its head")
+        self.units = nn.ModuleList(units)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for unit in self.units:
+            x = unit(x)
+        return x
+
+    def forward_features(self, x: Tensor, include_head: bool = False) -> dict[str, Tensor]:
+        """Every unit's output in order, as NCHW maps (tokens reshaped, CLS dropped), keyed by unit name."""
+        names = [info.name for info in self.unit_infos()]
+        out: dict[str, Tensor] = {}
+        for name, unit in zip(names, self.units, strict=True):
+            x = unit(x)
+            if unit.kind is UnitKind.HEAD:
+                if include_head:
+                    out[name] = x
+                break
+            out[name] = unit.layout.to_map(x)
+        return out
+
+    def unit_infos(self) -> list[UnitInfo]:
+        infos, per_stage = [], {}
+        last = max(len(self.units) - 1, 1)
+        for i, unit in enumerate(self.units):
+            if unit.kind in (UnitKind.STEM, UnitKind.HEAD):
+                name = unit.kind.value
+            else:
+                k = per_stage.get(unit.stage, 0)
+                per_stage[unit.stage] = k + 1
+                name = f"s{unit.stage}.{k}.{unit.kind.value}"
+            infos.append(UnitInfo(i, name, unit.kind, unit.stage, i / last, unit.residual))
+        return infos
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes  # set by create_model
+
+    @contextmanager
+    def lesioned(self, index: int) -> Iterator[None]:
+        """Temporarily replace residual unit ``index`` by its identity path."""
+        unit = self.units[index]
+        if not unit.residual:
+            raise ValueError(f"unit {index} ({unit.kind.value}) is not residual and cannot be lesioned")
+        unit.forward = unit.identity_path  # instance attribute shadows the class method
+        try:
+            yield
+        finally:
+            del unit.forward
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
