@@ -1,0 +1,48 @@
+"""Pieces shared by the token-sequence families (ViT, PiT, Mixer): sub-block units and heads."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from hub.layers import Attention, Mlp
+from hub.units import MapLayout, Residual, Unit, UnitKind
+
+
+def msa_unit(dim: int, heads: int, stage: int, layout: MapLayout, drop_path: float, qkv_bias: bool,
+             dim_head: int | None = None) -> Unit:
+    """Pre-norm ``x + MSA(LN(x))``."""
+    branch = nn.Sequential(nn.LayerNorm(dim), Attention(dim, heads, dim_head, qkv_bias))
+    return Residual(UnitKind.MSA, stage, branch, drop_path=drop_path, layout=layout)
+
+
+def mlp_unit(dim: int, hidden: int, stage: int, layout: MapLayout, drop_path: float) -> Unit:
+    """Pre-norm ``x + MLP(LN(x))``."""
+    branch = nn.Sequential(nn.LayerNorm(dim), Mlp(dim, hidden))
+    return Residual(UnitKind.MLP, stage, branch, drop_path=drop_path, layout=layout)
+
+
+class TokenHead(Unit):
+    """LayerNorm, then the CLS token (``pool="cls"``) or the mean of all tokens, then a linear classifier."""
+
+    def __init__(self, stage: int, dim: int, num_classes: int, pool: str = "cls") -> None:
+        super().__init__(UnitKind.HEAD, stage)
+        if pool not in ("cls", "mean"):
+            raise ValueError(f"pool must be 'cls' or 'mean', not {pool!r}")
+        self.pool = pool
+        self.norm = nn.LayerNorm(dim)
+        self.fc = nn.Linear(dim, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.norm(x)
+        x = x[:, 0] if self.pool == "cls" else x.flatten(1, -2).mean(1)
+        return self.fc(x)
+
+
+def init_token_params(*params: nn.Parameter) -> None:
+    for p in params:
+        nn.init.trunc_normal_(p, std=0.02)
+
+
+def prepend(cls_token: Tensor, tokens: Tensor) -> Tensor:
+    return torch.cat([cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)
