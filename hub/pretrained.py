@@ -1,0 +1,246 @@
+"""``from_pretrained`` / ``save_pretrained`` / ``push_to_hub``: Hub-compatible model folders, loaded strictly.
+
+A model folder holds ``config.json`` (:class:`hub.ModelConfig`), ``model.safetensors`` and a ``README.md``
+card. Weights are never unpickled, keys and shapes must match exactly, and the sha256 recorded in the
+config (and pinned in the catalog) is verified before loading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import huggingface_hub
+from huggingface_hub import constants
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from hub.card import CardInfo, render_card
+from hub.catalog import load_catalog
+from hub.config import ModelConfig
+from hub.errors import HubError, IncompatibleWeightsError, NotAvailableError, UnknownModelError
+from hub.registry import create_model, is_model, list_models
+from hub.units import UnitModel, count_parameters
+
+CONFIG_FILE, WEIGHTS_FILE, CARD_FILE = "config.json", "model.safetensors", "README.md"
+REPO_ID = re.compile(r"(?:hf[-_]hub:)?(?P<repo>[A-Za-z0-9_][\w.-]*/[A-Za-z0-9_][\w.-]*)(?:@(?P<rev>[\w./-]+))?")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a model's files come from: a local folder, or a Hub repo at a revision."""
+
+    name: str
+    folder: Path | None = None
+    repo_id: str | None = None
+    revision: str | None = None
+    sha256: str | None = None
+
+
+def resolve(name: str, revision: str | None = None) -> Source:
+    """Turn a short name, a folder path or ``org/name[@revision]`` into a :class:`Source`."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return Source(name, folder=path)
+    catalog = load_catalog()
+    if name in catalog:
+        entry = catalog[name]
+        if entry.availability == "shipped":
+            return Source(name, folder=entry.package_folder, sha256=entry.sha256)
+        if entry.repo_id:
+            pinned = revision or entry.revision
+            return Source(name, repo_id=entry.repo_id, revision=pinned, sha256=entry.sha256 if not revision else None)
+        raise NotAvailableError(
+            f"no weights for {name!r} ({entry.architecture} on {entry.dataset}) are published or shipped yet. "
+            f"Train them with:\n    {entry.train_command}\nthen load the output folder with from_pretrained(<folder>)."
+        )
+    if name.startswith((".", "/", "~")):
+        raise UnknownModelError(f"no folder {str(path)!r}; a model folder holds {CONFIG_FILE} and {WEIGHTS_FILE}")
+    match = REPO_ID.fullmatch(name)
+    if match:
+        rev = match["rev"]
+        if rev and revision and rev != revision:
+            raise HubError(f"{name!r} pins revision {rev!r} but revision={revision!r} was passed; give only one")
+        return Source(name, repo_id=match["repo"], revision=rev or revision)
+    if os.sep in name:
+        raise UnknownModelError(f"no folder {str(path)!r}, and {name!r} is not a Hub repo id (org/name[@revision])")
+    close = difflib.get_close_matches(name, list(catalog), n=3, cutoff=0.4)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    if is_model(name):
+        hint += f" {name!r} is an architecture: hub.create_model({name!r}) builds it with random weights."
+    raise UnknownModelError(
+        f"unknown model {name!r}: not a short name (python -m hub list), a local folder or a Hub repo id "
+        f"(org/name[@revision]).{hint}"
+    )
+
+
+def _fetch(repo: str, rev: str, filename: str, local_files_only: bool, cache_dir: str | None) -> Path:
+    """Download one file of a repo (or find it in the cache), turning Hub errors into actionable ones."""
+    try:
+        return Path(huggingface_hub.hf_hub_download(repo, filename, revision=rev, cache_dir=cache_dir,
+                                                    local_files_only=local_files_only))
+    except RevisionNotFoundError as err:
+        raise NotAvailableError(f"revision {rev!r} does not exist in {repo!r}") from err
+    except EntryNotFoundError as err:
+        raise NotAvailableError(
+            f"{repo}@{rev} has no {filename}: it is not a model repo in this format "
+            f"({CONFIG_FILE} + {WEIGHTS_FILE}, see save_pretrained)") from err
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as err:
+        if local_files_only:
+            switch = "HF_HUB_OFFLINE=1" if constants.HF_HUB_OFFLINE else "local_files_only=True"
+            raise NotAvailableError(
+                f"{repo}@{rev} is not in the local cache ({cache_dir or constants.HF_HUB_CACHE}) and downloads are "
+                f"off ({switch}). Download it once with network access, or pass a local folder.") from err
+        raise NotAvailableError(
+            f"could not download {filename} of {repo}@{rev} from {constants.ENDPOINT} and it is not cached: {err}"
+        ) from err
+    except RepositoryNotFoundError as err:
+        raise NotAvailableError(
+            f"repo {repo!r} at revision {rev!r} was not found on {constants.ENDPOINT}; check the name and the "
+            f"revision, or set HF_TOKEN for a private repo") from err
+
+
+def _download(source: Source, local_files_only: bool, cache_dir: str | None) -> tuple[Path, str]:
+    """Fetch config, weights and (if present) the card; return the snapshot folder and its commit."""
+    repo, rev = source.repo_id, source.revision or "main"
+    assert repo is not None
+    config = _fetch(repo, rev, CONFIG_FILE, local_files_only, cache_dir)
+    _fetch(repo, rev, WEIGHTS_FILE, local_files_only, cache_dir)
+    try:
+        _fetch(repo, rev, CARD_FILE, local_files_only, cache_dir)
+    except NotAvailableError:
+        pass  # the card is optional
+    return config.parent, config.parent.name
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_state_dict(model: UnitModel, state: dict[str, Tensor]) -> None:
+    """Fail with every missing key, unexpected key and shape mismatch at once."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+              for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    if missing or unexpected or shapes:
+        parts = []
+        for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)):
+            if items:
+                parts.append(f"{title} ({len(items)}): " + ", ".join(items[:20]) + (" ..." if len(items) > 20 else ""))
+        raise IncompatibleWeightsError(
+            f"weights do not fit {model.config.architecture}:\n  " + "\n  ".join(parts))
+
+
+def load_folder(folder: Path, expected_sha256: str | None = None) -> UnitModel:
+    """Build the model a folder's config names and load its weights strictly."""
+    config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    if not config_path.is_file():
+        raise NotAvailableError(
+            f"{folder} has no {CONFIG_FILE}: a model folder holds {CONFIG_FILE} and {WEIGHTS_FILE} "
+            f"(write one with hub.save_pretrained or `python -m hub save`)")
+    try:
+        config = ModelConfig.load(config_path)
+    except (ValueError, TypeError) as err:
+        raise HubError(f"{config_path} is not a valid model config: {err}") from err
+    if not weights_path.is_file():
+        pickles = [p.name for p in folder.glob("*.bin")] + [p.name for p in folder.glob("*.pt*")]
+        extra = f" ({', '.join(pickles)} found: pickled weights are never loaded; convert them to safetensors)" \
+            if pickles else ""
+        raise NotAvailableError(f"{folder} has no {WEIGHTS_FILE}{extra}")
+    digest = sha256_of(weights_path)
+    for label, want in (("config.json", config.weights_sha256), ("the catalog", expected_sha256)):
+        if want and want != digest:
+            raise IncompatibleWeightsError(
+                f"{weights_path} has sha256 {digest} but {label} records {want}: the file is corrupt or was replaced")
+    if not is_model(config.architecture):
+        raise HubError(f"{config_path} names unknown architecture {config.architecture!r}; known: "
+                       f"{', '.join(list_models())}")
+    model = create_model(config.architecture, config.num_classes, config.preset, **config.model_args)
+    try:
+        state = load_file(weights_path)
+    except SafetensorError as err:
+        raise IncompatibleWeightsError(f"{weights_path} is not a readable safetensors file: {err}") from err
+    check_state_dict(model, state)
+    model.load_state_dict(state, strict=True)
+    model.config = config
+    return model.eval()
+
+
+def from_pretrained(name: str, revision: str | None = None, local_files_only: bool | None = None,
+                    cache_dir: str | None = None) -> UnitModel:
+    """Load a model by short name, local folder, or Hub repo id (``org/name`` or ``org/name@revision``).
+
+    ``local_files_only=None`` follows ``HF_HUB_OFFLINE``. The returned model is in eval mode and carries its
+    config (``model.config``: labels, preprocessing, weights sha256) and ``model.source``.
+    """
+    source = resolve(name, revision)
+    if source.folder is not None:
+        model = load_folder(source.folder, source.sha256)
+        model.source = str(source.folder)
+        return model
+    offline = constants.HF_HUB_OFFLINE if local_files_only is None else local_files_only
+    folder, commit = _download(source, offline, cache_dir)
+    model = load_folder(folder, source.sha256)
+    model.source = f"{source.repo_id}@{commit}"
+    return model
+
+
+def save_pretrained(model: UnitModel, folder: str | Path, *, metrics: dict[str, float] | None = None,
+                    card: CardInfo | None = None, label_names: list[str] | None = None,
+                    name: str | None = None) -> Path:
+    """Write ``model.safetensors``, ``config.json`` (with the weights' sha256) and a ``README.md`` card."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = label_names if label_names is not None else model.config.label_names
+    if labels is not None and len(labels) != model.config.num_classes:
+        raise HubError(f"{len(labels)} label names for a model with {model.config.num_classes} classes")
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp = folder / f".{WEIGHTS_FILE}.tmp"
+    save_file(state, tmp, metadata={"format": "pt"})
+    tmp.replace(folder / WEIGHTS_FILE)  # atomic: a reader never sees half a file
+    config = dataclasses.replace(model.config, label_names=labels, weights_sha256=sha256_of(folder / WEIGHTS_FILE))
+    config.save(folder / CONFIG_FILE)
+    text = render_card(name or folder.name, config, count_parameters(model), card, metrics)
+    (folder / CARD_FILE).write_text(text)
+    return folder
+
+
+def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, token: str | None = None,
+                commit_message: str = "Upload model") -> str:
+    """Upload a model folder after checking that it loads; returns the commit URL."""
+    folder = Path(folder)
+    load_folder(folder)
+    api = huggingface_hub.HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    info = api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message,
+                             allow_patterns=[CONFIG_FILE, WEIGHTS_FILE, CARD_FILE])
+    return str(info.commit_url)
+
+
+def push_to_hub(model: UnitModel, repo_id: str, *, metrics: dict[str, float] | None = None,
+                card: CardInfo | None = None, private: bool = False, token: str | None = None,
+                commit_message: str = "Upload model") -> str:
+    """``save_pretrained`` into a temporary folder, then upload it to ``repo_id``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        save_pretrained(model, tmp, metrics=metrics, card=card, name=repo_id)
+        return push_folder(tmp, repo_id, private=private, token=token, commit_message=commit_message)
