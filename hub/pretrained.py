@@ -69,7 +69,7 @@ def resolve(name: str, revision: str | None = None) -> Source:
             f"Train them with:\n    {entry.train_command}\nthen load the output folder with from_pretrained(<folder>)."
         )
     if name.startswith((".", "/", "~")):
-        raise UnknownModelError(f"no folder {str(path)!r}; a model folder holds {CONFIG_FILE} and {WEIGHTS_FILE}")
+        raise UnknownModelError(f"no folder {name!r}; a model folder holds {CONFIG_FILE} and {WEIGHTS_FILE}")
     match = REPO_ID.fullmatch(name)
     if match:
         rev = match["rev"]
@@ -191,17 +191,18 @@ def from_pretrained(name: str, revision: str | None = None, local_files_only: bo
     """Load a model by short name, local folder, or Hub repo id (``org/name`` or ``org/name@revision``).
 
     ``local_files_only=None`` follows ``HF_HUB_OFFLINE``. The returned model is in eval mode and carries its
-    config (``model.config``: labels, preprocessing, weights sha256) and ``model.source``.
+    config (``model.config``: labels, preprocessing, weights sha256), ``model.source`` (folder, or repo@commit)
+    and ``model.folder`` (where its files are, card included).
     """
     source = resolve(name, revision)
     if source.folder is not None:
         model = load_folder(source.folder, source.sha256)
-        model.source = str(source.folder)
+        model.source, model.folder = str(source.folder), source.folder
         return model
     offline = constants.HF_HUB_OFFLINE if local_files_only is None else local_files_only
     folder, commit = _download(source, offline, cache_dir)
     model = load_folder(folder, source.sha256)
-    model.source = f"{source.repo_id}@{commit}"
+    model.source, model.folder = f"{source.repo_id}@{commit}", folder
     return model
 
 

@@ -1,0 +1,1 @@
+"""ONNX / TensorRT export with parity gates and one predictor interface (see the export issue)."""

@@ -1,0 +1,1 @@
+"""BentoML service: predictions plus per-image frequency/robustness diagnostics (see the serving issue)."""
