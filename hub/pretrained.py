@@ -7,6 +7,7 @@ config (and pinned in the catalog) is verified before loading.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import hashlib
@@ -20,6 +21,7 @@ import huggingface_hub
 from huggingface_hub import constants
 from huggingface_hub.errors import (
     EntryNotFoundError,
+    HfHubHTTPError,
     LocalEntryNotFoundError,
     OfflineModeIsEnabled,
     RepositoryNotFoundError,
@@ -95,11 +97,7 @@ def _fetch(repo: str, rev: str, filename: str, local_files_only: bool, cache_dir
                                                     local_files_only=local_files_only))
     except RevisionNotFoundError as err:
         raise NotAvailableError(f"revision {rev!r} does not exist in {repo!r}") from err
-    except EntryNotFoundError as err:
-        raise NotAvailableError(
-            f"{repo}@{rev} has no {filename}: it is not a model repo in this format "
-            f"({CONFIG_FILE} + {WEIGHTS_FILE}, see save_pretrained)") from err
-    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as err:
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as err:  # before EntryNotFoundError, its base
         if local_files_only:
             switch = "HF_HUB_OFFLINE=1" if constants.HF_HUB_OFFLINE else "local_files_only=True"
             raise NotAvailableError(
@@ -108,10 +106,14 @@ def _fetch(repo: str, rev: str, filename: str, local_files_only: bool, cache_dir
         raise NotAvailableError(
             f"could not download {filename} of {repo}@{rev} from {constants.ENDPOINT} and it is not cached: {err}"
         ) from err
+    except EntryNotFoundError as err:
+        raise NotAvailableError(
+            f"{repo}@{rev} has no {filename}: it is not a model repo in this format "
+            f"({CONFIG_FILE} + {WEIGHTS_FILE}, see save_pretrained)") from err
     except RepositoryNotFoundError as err:
         raise NotAvailableError(
-            f"repo {repo!r} at revision {rev!r} was not found on {constants.ENDPOINT}; check the name and the "
-            f"revision, or set HF_TOKEN for a private repo") from err
+            f"{filename} of repo {repo!r} at revision {rev!r} was not found on {constants.ENDPOINT} (no such repo, "
+            f"revision or file); check the name and the revision, or set HF_TOKEN for a private repo") from err
 
 
 def _download(source: Source, local_files_only: bool, cache_dir: str | None) -> tuple[Path, str]:
@@ -120,10 +122,8 @@ def _download(source: Source, local_files_only: bool, cache_dir: str | None) -> 
     assert repo is not None
     config = _fetch(repo, rev, CONFIG_FILE, local_files_only, cache_dir)
     _fetch(repo, rev, WEIGHTS_FILE, local_files_only, cache_dir)
-    try:
+    with contextlib.suppress(NotAvailableError):  # the card is optional
         _fetch(repo, rev, CARD_FILE, local_files_only, cache_dir)
-    except NotAvailableError:
-        pass  # the card is optional
     return config.parent, config.parent.name
 
 
@@ -232,9 +232,12 @@ def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, toke
     folder = Path(folder)
     load_folder(folder)
     api = huggingface_hub.HfApi(token=token)
-    api.create_repo(repo_id, private=private, exist_ok=True)
-    info = api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message,
-                             allow_patterns=[CONFIG_FILE, WEIGHTS_FILE, CARD_FILE])
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        info = api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message,
+                                 allow_patterns=[CONFIG_FILE, WEIGHTS_FILE, CARD_FILE])
+    except (HfHubHTTPError, OfflineModeIsEnabled) as err:
+        raise HubError(f"upload of {folder} to {repo_id!r} on {constants.ENDPOINT} failed: {err}") from err
     return str(info.commit_url)
 
 

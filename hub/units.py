@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from torch import Tensor, nn
 
 
-class UnitKind(str, Enum):
+class UnitKind(StrEnum):
     STEM = "stem"
     CONV = "conv"
     MSA = "msa"

@@ -50,10 +50,7 @@ BOTTLENECK = BlockSpec(bottleneck=True)
 
 def conv_stem(preset: Preset, width: int, norm_act: bool) -> Unit:
     """CIFAR: 3x3/1 conv; ImageNet: 7x7/2 conv + 3x3/2 max-pool. Pre-activation stems omit BN-ReLU."""
-    if preset.imagenet_stem:
-        layers = [nn.Conv2d(3, width, 7, 2, 3, bias=False)]
-    else:
-        layers = [conv3x3(3, width)]
+    layers = [nn.Conv2d(3, width, 7, 2, 3, bias=False)] if preset.imagenet_stem else [conv3x3(3, width)]
     if norm_act:
         layers += [nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
     if preset.imagenet_stem:
@@ -63,7 +60,8 @@ def conv_stem(preset: Preset, width: int, norm_act: bool) -> Unit:
 
 def gap_head(stage: int, width: int, num_classes: int, preact: bool) -> Unit:
     pre = [nn.BatchNorm2d(width), nn.ReLU(inplace=True)] if preact else []
-    return SequentialUnit(UnitKind.HEAD, stage, *pre, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes))
+    pool = (nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    return SequentialUnit(UnitKind.HEAD, stage, *pre, *pool, nn.Linear(width, num_classes))
 
 
 def post_act_unit(spec: BlockSpec, cin: int, planes: int, stride: int, stage: int, drop_path: float) -> Unit:

@@ -125,9 +125,8 @@ def test_lesion_replaces_a_residual_unit_by_its_identity_path(images):
         restored = model(images)
     assert not torch.allclose(clean, lesioned)
     assert torch.equal(clean, restored)
-    with pytest.raises(ValueError, match="not residual"):
-        with model.lesioned(0):
-            pass
+    with pytest.raises(ValueError, match="not residual"), model.lesioned(0):
+        pass
 
 
 def test_window_that_does_not_divide_a_stage_is_rejected_naming_the_stage():

@@ -34,7 +34,7 @@ def test_no_token_attends_across_the_border_after_the_cyclic_shift(windows_per_s
             assert moved[r, c], "a token always influences itself"
             assert ((rows - r).abs() < window).all() and ((cols - c).abs() < window).all(), (
                 f"token ({r},{c}) leaked across the border to "
-                f"{[(int(a), int(b)) for a, b in zip(rows, cols) if abs(a - r) >= window or abs(b - c) >= window]}"
+                f"{[(int(a), int(b)) for a, b in zip(rows, cols, strict=False) if abs(a - r) >= window or abs(b - c) >= window]}"
             )
     # The check can fail: without the mask, the corner token reaches the opposite corner.
     attn.mask = None
