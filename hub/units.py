@@ -16,6 +16,8 @@ from enum import StrEnum
 
 from torch import Tensor, nn
 
+from hub.layers import DropPath
+
 
 class UnitKind(StrEnum):
     STEM = "stem"
@@ -81,8 +83,6 @@ class Residual(Unit):
     def __init__(self, kind: UnitKind | str, stage: int, branch: nn.Module, shortcut: nn.Module | None = None,
                  drop_path: float = 0.0, layout: MapLayout = NCHW) -> None:
         super().__init__(kind, stage, layout)
-        from hub.layers import DropPath
-
         self.branch = branch
         self.shortcut = shortcut if shortcut is not None else nn.Identity()
         self.drop_path = DropPath(drop_path)
@@ -127,8 +127,6 @@ class PreActResidual(Unit):
     def __init__(self, kind: UnitKind | str, stage: int, preact: nn.Module, branch: nn.Module,
                  shortcut: nn.Module | None = None, drop_path: float = 0.0) -> None:
         super().__init__(kind, stage)
-        from hub.layers import DropPath
-
         self.preact = preact
         self.branch = branch
         self.shortcut = shortcut

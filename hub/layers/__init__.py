@@ -1,7 +1,7 @@
 """Shared building blocks; a family module imports these instead of redefining them."""
 
 from hub.layers.attention import Attention, WindowAttention, fused_attention
-from hub.layers.blur import Blur, SmoothingUnit
+from hub.layers.blur import Blur
 from hub.layers.drop import DropPath, stochastic_depth_rates
 from hub.layers.mlp import Mlp
 from hub.layers.se import SqueezeExcite
@@ -12,7 +12,6 @@ __all__ = [
     "Blur",
     "DropPath",
     "Mlp",
-    "SmoothingUnit",
     "SqueezeExcite",
     "WindowAttention",
     "check_window",

@@ -4,8 +4,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hub.units import Unit, UnitKind
-
 
 class Blur(nn.Module):
     """Depthwise binomial [1, 2, 1] (x) [1, 2, 1] / 16 blur with reflect padding.
@@ -25,14 +23,3 @@ class Blur(nn.Module):
         x = F.pad(x, (1, 1, 1, 1), mode="reflect")
         return F.conv2d(x, self.kernel.expand(c, 1, 3, 3), groups=c)
 
-
-class SmoothingUnit(Unit):
-    """``tau * tanh(x / tau)`` -> ReLU -> blur: the TanhBlur block placed after a stage."""
-
-    def __init__(self, stage: int, tau: float = 10.0) -> None:
-        super().__init__(UnitKind.POOL, stage)
-        self.tau = tau
-        self.blur = Blur()
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.blur((self.tau * torch.tanh(x / self.tau)).relu())

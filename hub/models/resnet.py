@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from hub.config import Preset
-from hub.layers import SmoothingUnit, SqueezeExcite, stochastic_depth_rates
+from hub.layers import Blur, SqueezeExcite, stochastic_depth_rates
 from hub.registry import register_model
 from hub.units import PostActResidual, PreActResidual, SequentialUnit, Unit, UnitKind, UnitModel
 
@@ -62,6 +63,19 @@ def gap_head(stage: int, width: int, num_classes: int, preact: bool) -> Unit:
     pre = [nn.BatchNorm2d(width), nn.ReLU(inplace=True)] if preact else []
     pool = (nn.AdaptiveAvgPool2d(1), nn.Flatten())
     return SequentialUnit(UnitKind.HEAD, stage, *pre, *pool, nn.Linear(width, num_classes))
+
+
+class SmoothingUnit(Unit):
+    """``tau * tanh(x / tau)`` -> ReLU -> blur: the TanhBlur block placed after a stage ("Blurs Behave Like
+    Ensembles", Park & Kim 2022)."""
+
+    def __init__(self, stage: int, tau: float = 10.0) -> None:
+        super().__init__(UnitKind.POOL, stage)
+        self.tau = tau
+        self.blur = Blur()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.blur((self.tau * torch.tanh(x / self.tau)).relu())
 
 
 def post_act_unit(spec: BlockSpec, cin: int, planes: int, stride: int, stage: int, drop_path: float) -> Unit:
