@@ -1,0 +1,138 @@
+"""Classification and calibration metrics, every sample weighted equally.
+
+The original code averaged per-batch means (so the last, smaller batch weighed as much as a full one); here
+per-sample values are accumulated and reduced once. ECE uses equal-width bins over the max-probability
+confidence with ``(lo, hi]`` membership for counts, accuracy and confidence alike (the original mixed
+``(lo, hi]`` and ``[lo, hi)``); 15 bins is the common convention, 10 bins the original's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+CUTOFF = 0.9
+
+
+@dataclass(frozen=True)
+class Metrics:
+    accuracy: float
+    top5: float
+    nll: float
+    ece: float
+    """15 bins."""
+    ece_10: float
+    """10 bins, the original code's convention."""
+    brier: float
+    acc_90: float
+    """Accuracy among predictions with confidence > 0.9 (NaN if there are none)."""
+    unc_90: float
+    """Fraction of wrong predictions with confidence <= 0.9 (NaN if there are no errors)."""
+    freq_90: float
+    """Fraction of predictions with confidence > 0.9."""
+    count: int
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def expected_calibration_error(confidence: Tensor, correct: Tensor, bins: int = 15) -> float:
+    """``sum_b n_b / N * |acc_b - conf_b|`` over equal-width bins ``(lo, hi]`` (a confidence of 0 joins bin 0)."""
+    index = (confidence * bins).ceil().long().clamp(1, bins) - 1
+    total = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, torch.ones_like(confidence, dtype=torch.float64))
+    acc = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, correct.double())
+    conf = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, confidence.double())
+    return float((acc - conf).abs().sum() / len(confidence))
+
+
+def reliability_bins(confidence: Tensor, correct: Tensor, bins: int = 15) -> dict[str, list[float]]:
+    """Per-bin count, accuracy and mean confidence (NaN for empty bins): the numbers a reliability diagram plots."""
+    index = (confidence * bins).ceil().long().clamp(1, bins) - 1
+    count = torch.bincount(index, minlength=bins).double()
+    acc = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, correct.double()) / count
+    conf = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, confidence.double()) / count
+    return {"count": count.tolist(), "accuracy": acc.tolist(), "confidence": conf.tolist()}
+
+
+class MetricAccumulator:
+    """Collect per-sample statistics batch by batch; ``compute()`` reduces them once."""
+
+    def __init__(self) -> None:
+        self._confidence: list[Tensor] = []
+        self._correct: list[Tensor] = []
+        self._top5: list[Tensor] = []
+        self._nll: list[Tensor] = []
+        self._brier: list[Tensor] = []
+
+    def update(self, logits: Tensor, labels: Tensor) -> None:
+        """``logits``: ``(N, K)`` unnormalised scores; ``labels``: ``(N,)`` class indices."""
+        logits, labels = logits.detach().double().cpu(), labels.detach().cpu()
+        log_probs = logits.log_softmax(-1)
+        probs = log_probs.exp()
+        confidence, predicted = probs.max(-1)
+        k = min(5, probs.shape[-1])
+        self._confidence.append(confidence)
+        self._correct.append(predicted == labels)
+        self._top5.append((probs.topk(k, -1).indices == labels[:, None]).any(-1))
+        self._nll.append(-log_probs.gather(1, labels[:, None]).squeeze(1))
+        onehot = torch.nn.functional.one_hot(labels, probs.shape[-1]).double()
+        self._brier.append(((probs - onehot) ** 2).sum(-1))
+
+    @property
+    def confidence(self) -> Tensor:
+        return torch.cat(self._confidence)
+
+    @property
+    def correct(self) -> Tensor:
+        return torch.cat(self._correct)
+
+    def compute(self) -> Metrics:
+        if not self._confidence:
+            raise ValueError("no samples were seen")
+        confidence, correct = self.confidence, self.correct
+        sure = confidence > CUTOFF
+        wrong = ~correct
+        nan = float("nan")
+        return Metrics(
+            accuracy=float(correct.double().mean()),
+            top5=float(torch.cat(self._top5).double().mean()),
+            nll=float(torch.cat(self._nll).mean()),
+            ece=expected_calibration_error(confidence, correct, 15),
+            ece_10=expected_calibration_error(confidence, correct, 10),
+            brier=float(torch.cat(self._brier).mean()),
+            acc_90=float(correct[sure].double().mean()) if sure.any() else nan,
+            unc_90=float((~sure[wrong]).double().mean()) if wrong.any() else nan,
+            freq_90=float(sure.double().mean()),
+            count=len(confidence),
+        )
+
+
+def plot_reliability(confidence: Tensor, correct: Tensor, path: Path, bins: int = 15, title: str = "") -> Path:
+    """Reliability diagram (accuracy vs confidence per bin, with the gap shaded) over a confidence histogram."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stats = reliability_bins(confidence, correct, bins)
+    centres = [(i + 0.5) / bins for i in range(bins)]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(4.5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    top.bar(centres, [0 if a != a else a for a in stats["accuracy"]], width=1 / bins, edgecolor="black",
+            label="accuracy")
+    top.bar(centres, [0 if a != a else c - a for a, c in zip(stats["accuracy"], stats["confidence"], strict=True)],
+            bottom=[0 if a != a else a for a in stats["accuracy"]], width=1 / bins, color="tab:red", alpha=0.3,
+            label="gap to confidence")
+    top.plot([0, 1], [0, 1], "k--", linewidth=1)
+    ece = expected_calibration_error(confidence, correct, bins)
+    top.set(ylabel="accuracy", xlim=(0, 1), ylim=(0, 1), title=title or f"ECE ({bins} bins) = {ece:.4f}")
+    top.legend(loc="upper left")
+    bottom.bar(centres, stats["count"], width=1 / bins, color="gray", edgecolor="black")
+    bottom.set(xlabel="confidence", ylabel="samples")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
