@@ -39,22 +39,26 @@ class Metrics:
         return asdict(self)
 
 
+def _bin_sums(confidence: Tensor, correct: Tensor, bins: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-bin sample count, number correct and confidence sum over equal-width bins ``(lo, hi]``."""
+    index = (confidence * bins).ceil().long().clamp(1, bins) - 1  # a confidence of exactly 0 joins bin 0
+
+    def per_bin(values: Tensor) -> Tensor:
+        return torch.zeros(bins, dtype=torch.float64).index_add_(0, index, values.double())
+
+    return per_bin(torch.ones_like(confidence)), per_bin(correct), per_bin(confidence)
+
+
 def expected_calibration_error(confidence: Tensor, correct: Tensor, bins: int = 15) -> float:
-    """``sum_b n_b / N * |acc_b - conf_b|`` over equal-width bins ``(lo, hi]`` (a confidence of 0 joins bin 0)."""
-    index = (confidence * bins).ceil().long().clamp(1, bins) - 1
-    total = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, torch.ones_like(confidence, dtype=torch.float64))
-    acc = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, correct.double())
-    conf = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, confidence.double())
-    return float((acc - conf).abs().sum() / len(confidence))
+    """``sum_b n_b / N * |acc_b - conf_b|``."""
+    _, right, conf = _bin_sums(confidence, correct, bins)
+    return float((right - conf).abs().sum() / len(confidence))
 
 
 def reliability_bins(confidence: Tensor, correct: Tensor, bins: int = 15) -> dict[str, list[float]]:
     """Per-bin count, accuracy and mean confidence (NaN for empty bins): the numbers a reliability diagram plots."""
-    index = (confidence * bins).ceil().long().clamp(1, bins) - 1
-    count = torch.bincount(index, minlength=bins).double()
-    acc = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, correct.double()) / count
-    conf = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, confidence.double()) / count
-    return {"count": count.tolist(), "accuracy": acc.tolist(), "confidence": conf.tolist()}
+    count, right, conf = _bin_sums(confidence, correct, bins)
+    return {"count": count.tolist(), "accuracy": (right / count).tolist(), "confidence": (conf / count).tolist()}
 
 
 class MetricAccumulator:

@@ -1,0 +1,69 @@
+"""Tar-archived ImageFolder trees, the seeded stratified split and class-balanced subsets."""
+
+import io
+import tarfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from training.data import TarImageFolder, class_balanced_subset, stratified_split
+
+CIFAR10_TAR = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10-train-jpeg.tar.gz"
+
+
+def make_tar(path: Path, layout: dict[str, int], prefix: str = "train") -> Path:
+    with tarfile.open(path, "w:gz") as archive:
+        for cls, count in layout.items():
+            for i in range(count):
+                buffer = io.BytesIO()
+                Image.new("RGB", (8, 6), (10 * i, 0, 0)).save(buffer, format="PNG")
+                info = tarfile.TarInfo(f"{prefix}/{cls}/{i:04d}.png")
+                info.size = buffer.tell()
+                buffer.seek(0)
+                archive.addfile(info, buffer)
+        readme = tarfile.TarInfo(f"{prefix}/README.txt")
+        archive.addfile(readme, io.BytesIO(b""))
+    return path
+
+
+def test_tar_image_folder_reads_classes_and_images(tmp_path):
+    data = TarImageFolder(make_tar(tmp_path / "d.tar.gz", {"dog": 3, "cat": 2}))
+    assert data.classes == ["cat", "dog"] and len(data) == 5
+    assert Counter(data.targets) == {0: 2, 1: 3}
+    image, label = data[0]
+    assert image.size == (8, 6) and image.mode == "RGB" and label in (0, 1)
+    subdir = TarImageFolder(tmp_path / "d.tar.gz", subdir="train", transform=lambda im: im.size)
+    assert subdir[0][0] == (8, 6)
+    with pytest.raises(ValueError, match="no images under test/"):
+        TarImageFolder(tmp_path / "d.tar.gz", subdir="test")
+
+
+def test_stratified_split_is_seeded_disjoint_and_balanced():
+    targets = [i % 4 for i in range(400)]
+    train, val = stratified_split(targets, 40, seed=3)
+    assert len(val) == 40 and len(train) == 360 and not set(train) & set(val)
+    assert Counter(targets[i] for i in val) == {0: 10, 1: 10, 2: 10, 3: 10}
+    assert stratified_split(targets, 40, seed=3) == (train, val)
+    assert stratified_split(targets, 40, seed=4)[1] != val
+    assert stratified_split(targets, 0.1, seed=3) == (train, val)
+
+
+def test_class_balanced_subset():
+    targets = [0] * 50 + [1] * 100
+    keep = class_balanced_subset(targets, 0.1, seed=0)
+    assert Counter(targets[i] for i in keep) == {0: 5, 1: 10}
+    assert class_balanced_subset([0, 0, 1], 0.01) == sorted(class_balanced_subset([0, 0, 1], 0.01))
+    assert len(class_balanced_subset([0, 0, 1], 0.01)) == 2  # at least one per class
+    with pytest.raises(ValueError):
+        class_balanced_subset(targets, 0.0)
+
+
+@pytest.mark.skipif(not CIFAR10_TAR.exists(), reason="the shared CIFAR-10 archive is not beside this checkout")
+def test_real_cifar10_archive_splits_into_45000_and_5000():
+    data = TarImageFolder(CIFAR10_TAR)
+    assert len(data) == 50_000 and data.classes[:3] == ["airplane", "automobile", "bird"]
+    train, val = stratified_split(data.targets, 5000, seed=0)
+    assert len(train) == 45_000 and Counter(data.targets[i] for i in val) == dict.fromkeys(range(10), 500)
+    assert data[val[0]][0].size == (32, 32)
