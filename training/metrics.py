@@ -8,6 +8,7 @@ confidence with ``(lo, hi]`` membership for counts, accuracy and confidence alik
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,8 +36,9 @@ class Metrics:
     """Fraction of predictions with confidence > 0.9."""
     count: int
 
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, float | None]:
+        """JSON-ready: undefined metrics (NaN) become ``None`` (``null``)."""
+        return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in asdict(self).items()}
 
 
 def _bin_sums(confidence: Tensor, correct: Tensor, bins: int) -> tuple[Tensor, Tensor, Tensor]:

@@ -45,6 +45,9 @@ def test_top5_and_cutoff_edge_cases():
     m = acc.compute()
     assert m.top5 == pytest.approx(0.5) and m.accuracy == pytest.approx(0.5)
     assert m.unc_90 == pytest.approx(0.0)  # the error was confident
+    none_sure = MetricAccumulator()
+    none_sure.update(logits_for([[0.5, 0.5]]), torch.tensor([0]))
+    assert math.isnan(none_sure.compute().acc_90) and none_sure.compute().to_dict()["acc_90"] is None
     with pytest.raises(ValueError):
         MetricAccumulator().compute()
 
