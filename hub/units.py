@@ -203,10 +203,6 @@ class UnitModel(nn.Module):
             infos.append(UnitInfo(i, name, unit.kind, unit.stage, i / last, unit.residual))
         return infos
 
-    @property
-    def num_classes(self) -> int:
-        return self.config.num_classes  # set by create_model
-
     @contextmanager
     def lesioned(self, index: int) -> Iterator[None]:
         """Temporarily replace residual unit ``index`` by its identity path."""

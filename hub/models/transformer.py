@@ -9,10 +9,9 @@ from hub.layers import Attention, Mlp
 from hub.units import MapLayout, Residual, Unit, UnitKind
 
 
-def msa_unit(dim: int, heads: int, stage: int, layout: MapLayout, drop_path: float, qkv_bias: bool,
-             dim_head: int | None = None) -> Unit:
+def msa_unit(dim: int, heads: int, stage: int, layout: MapLayout, drop_path: float, qkv_bias: bool) -> Unit:
     """Pre-norm ``x + MSA(LN(x))``."""
-    branch = nn.Sequential(nn.LayerNorm(dim), Attention(dim, heads, dim_head, qkv_bias))
+    branch = nn.Sequential(nn.LayerNorm(dim), Attention(dim, heads, qkv_bias=qkv_bias))
     return Residual(UnitKind.MSA, stage, branch, drop_path=drop_path, layout=layout)
 
 
