@@ -41,7 +41,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from hub import HubError, UnitModel, count_parameters, create_model, save_pretrained
+from hub import HubError, UnitModel, create_model, save_pretrained
 from hub.card import CardInfo
 from hub.config import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
 from hub.pretrained import push_folder
@@ -250,7 +250,7 @@ class Trainer:
             rate = done * recipe.batch_size / (time.perf_counter() - tic)
             remaining = (self.total_epochs - epoch) * self.steps_per_epoch - step - 1
             bar.set_postfix(loss=f"{loss_sum / (step + 1):.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}",
-                            img_s=f"{rate:.0f}", run_eta=_duration(remaining * recipe.batch_size / rate))
+                            img_s=f"{rate:.0f}", run_eta=_duration(remaining * recipe.batch_size / rate), refresh=False)
             if self._stop_agreed():
                 bar.close()
                 self.elapsed += time.perf_counter() - tic
