@@ -1,0 +1,330 @@
+"""Hessian eigenvalues of the training loss: Hessian-vector products by double backward, top-k by power
+iteration with deflation (PyHessian's method) and by Lanczos (both ends of the spectrum), the stochastic
+Lanczos quadrature (SLQ) density, and the paper's "max eigenvalue spectrum" (top-k per mini-batch of the
+augmented training set, on the NLL of the mixed targets plus the L2 term, as a histogram over batches).
+
+Explicit choices, all recorded in the output:
+- the loss: NLL of the labels or of MixUp/CutMix/label-smoothed targets drawn with a fixed seed, plus
+  ``l2="half"`` (wd/2 * |theta|^2: shifts every eigenvalue by wd), ``"paper"`` (wd * sum of the tensors'
+  unsquared Frobenius norms, the original's term) or ``"none"``;
+- BatchNorm in eval mode (running statistics) or train mode (batch statistics; running statistics are
+  left untouched); dropout and stochastic depth are always off;
+- attention runs as the explicit softmax(QK^T)V during Hessian products, because fused SDPA kernels have
+  no double backward.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Literal
+
+import matplotlib.pyplot as plt
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from hub.layers import fused_attention
+from training.augment import soft_target_cross_entropy
+
+MatVec = Callable[[Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    l2: Literal["none", "half", "paper"] = "none"
+    weight_decay: float = 0.05
+    bn: Literal["eval", "train"] = "eval"
+
+
+def l2_term(params: list[Tensor], spec: LossSpec) -> Tensor:
+    if spec.l2 == "half":
+        return 0.5 * spec.weight_decay * sum(p.pow(2).sum() for p in params)
+    if spec.l2 == "paper":  # |p| is not differentiable at 0 (e.g. fresh biases): treat it as flat there
+        return spec.weight_decay * sum(p.pow(2).sum().clamp_min(1e-30).sqrt() for p in params)
+    return torch.zeros(())
+
+
+@contextmanager
+def hessian_mode(model: nn.Module, bn: str = "eval") -> Iterator[None]:
+    """Eval mode, optionally with BatchNorm on batch statistics (momentum 0: running stats unchanged)."""
+    was_training = model.training
+    model.eval()
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)] if bn == "train" else []
+    saved = [(m.momentum, m.num_batches_tracked.clone() if m.num_batches_tracked is not None else None)
+             for m in norms]
+    for m in norms:
+        m.train()
+        m.momentum = 0.0
+    try:
+        with fused_attention(False):
+            yield
+    finally:
+        for m, (momentum, tracked) in zip(norms, saved, strict=True):
+            m.momentum = momentum
+            if tracked is not None:
+                m.num_batches_tracked.copy_(tracked)
+        model.train(was_training)
+
+
+class HessianOperator:
+    """``v -> H v`` for the loss over fixed batches ``[(inputs, soft targets), ...]`` (flat vectors).
+
+    One batch: the gradient graph is built once and reused by every product (PyHessian's single-batch
+    mode, ~30% cheaper per product). Several batches: rebuilt per batch, products weighted by batch size.
+    """
+
+    def __init__(self, model: nn.Module, batches: list[tuple[Tensor, Tensor]], spec: LossSpec = LossSpec()) -> None:
+        self.model, self.batches, self.spec = model, batches, spec
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.size = sum(p.numel() for p in self.params)
+        self.dtype, self.device = self.params[0].dtype, self.params[0].device
+        self.products = 0
+        self._cached: tuple[Tensor, ...] | None = None
+        if len(batches) == 1:
+            self._cached = self._gradients(*batches[0])
+
+    def _loss(self, inputs: Tensor, targets: Tensor) -> Tensor:
+        with hessian_mode(self.model, self.spec.bn):
+            logits = self.model(inputs)
+        return soft_target_cross_entropy(logits, targets) + l2_term(self.params, self.spec).to(logits)
+
+    def _gradients(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, ...]:
+        with fused_attention(False):
+            return torch.autograd.grad(self._loss(inputs, targets), self.params, create_graph=True)
+
+    def _split(self, v: Tensor) -> list[Tensor]:
+        return [chunk.view_as(p) for chunk, p in zip(v.split([p.numel() for p in self.params]), self.params,
+                                                      strict=True)]
+
+    def __call__(self, v: Tensor) -> Tensor:
+        self.products += 1
+        vs = self._split(v.to(self.dtype))
+        if self._cached is not None:
+            hv = torch.autograd.grad(self._cached, self.params, grad_outputs=vs, retain_graph=True)
+            return torch.cat([h.reshape(-1) for h in hv])
+        total = torch.zeros(self.size, dtype=self.dtype, device=self.device)
+        count = 0
+        for inputs, targets in self.batches:
+            hv = torch.autograd.grad(self._gradients(inputs, targets), self.params, grad_outputs=vs)
+            total += torch.cat([h.reshape(-1) for h in hv]) * len(inputs)
+            count += len(inputs)
+        return total / count
+
+
+@dataclass
+class Eigenpairs:
+    values: list[float]
+    residuals: list[float]
+    """``|H v - lambda v|`` per eigenvalue (Lanczos: the Ritz residual estimate)."""
+    products: int
+    method: str
+    converged: list[bool] = field(default_factory=list)
+
+
+def _random_unit(size: int, generator: torch.Generator, dtype: torch.dtype, device: torch.device,
+                 rademacher: bool = False) -> Tensor:
+    v = torch.randn(size, generator=generator, dtype=torch.float64)
+    if rademacher:
+        v = v.sign()
+    return (v / v.norm()).to(dtype=dtype, device=device)
+
+
+def power_iteration(op: MatVec, size: int, k: int = 1, max_iter: int = 100, tol: float = 1e-3, seed: int = 0,
+                    dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> Eigenpairs:
+    """Top-``k`` eigenvalues by magnitude: power iteration, Gram-Schmidt deflation against the eigenvectors
+    already found, stopping when the Rayleigh quotient changes by less than ``tol`` (relative)."""
+    generator = torch.Generator().manual_seed(seed)
+    found: list[Tensor] = []
+    values, residuals, converged, products = [], [], [], 0
+
+    def deflate(v: Tensor) -> Tensor:
+        for u in found:
+            v = v - (v @ u) * u
+        return v
+
+    for _ in range(k):
+        v = deflate(_random_unit(size, generator, dtype, torch.device(device)))
+        v = v / v.norm()
+        value, done = None, False
+        for _ in range(max_iter):
+            hv = op(v)
+            products += 1
+            new = (hv @ v).item()
+            hv = deflate(hv)
+            if value is not None and abs(new - value) <= tol * (abs(value) + 1e-12):
+                done = True
+            value = new
+            norm = hv.norm()
+            if norm == 0:
+                done = True
+                break
+            residual = (hv - value * v).norm().item()
+            v = hv / norm
+            if done:
+                break
+        found.append(v)
+        values.append(value)
+        residuals.append(residual)
+        converged.append(done)
+    return Eigenpairs(values, residuals, products, "power", converged)
+
+
+@dataclass
+class Tridiagonal:
+    alphas: Tensor
+    betas: Tensor
+
+    def matrix(self) -> Tensor:
+        t = torch.diag(self.alphas)
+        if len(self.betas):
+            t += torch.diag(self.betas, 1) + torch.diag(self.betas, -1)
+        return t
+
+
+def lanczos(op: MatVec, size: int, steps: int, seed: int = 0, dtype: torch.dtype = torch.float32,
+            device: str | torch.device = "cpu", rademacher: bool = False) -> tuple[Tridiagonal, float]:
+    """``steps`` Lanczos iterations with full re-orthogonalisation (twice), the tridiagonal in float64.
+
+    Returns the tridiagonal and the last beta (for Ritz residuals). Stops early on an invariant subspace.
+    """
+    steps = min(steps, size)
+    generator = torch.Generator().manual_seed(seed)
+    q = _random_unit(size, generator, dtype, torch.device(device), rademacher)
+    basis = torch.empty(steps, size, dtype=dtype, device=q.device)
+    alphas, betas = [], []
+    beta, previous = 0.0, torch.zeros_like(q)
+    for j in range(steps):
+        basis[j] = q
+        w = op(q)
+        alpha = (w @ q).item()
+        w = w - alpha * q - beta * previous
+        for _ in range(2):
+            w = w - basis[: j + 1].T @ (basis[: j + 1] @ w)
+        alphas.append(alpha)
+        beta = w.norm().item()
+        if j == steps - 1 or beta <= 1e-10 * max(abs(a) for a in alphas):
+            break
+        betas.append(beta)
+        previous, q = q, w / beta
+    return Tridiagonal(torch.tensor(alphas, dtype=torch.float64), torch.tensor(betas, dtype=torch.float64)), beta
+
+
+def lanczos_eigenvalues(op: MatVec, size: int, k: int = 5, steps: int = 40, seed: int = 0, tol: float = 1e-3,
+                        dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
+                        which: Literal["largest", "smallest", "magnitude"] = "largest") -> Eigenpairs:
+    """The ``k`` algebraically largest, smallest, or largest-magnitude eigenvalues (the set power iteration
+    targets) from the Ritz values of one Lanczos run, which converge at both ends of the spectrum."""
+    counter = _Counting(op)
+    t, last_beta = lanczos(counter, size, steps, seed, dtype, device)
+    theta, s = torch.linalg.eigh(t.matrix())
+    key = theta.abs() if which == "magnitude" else theta
+    order = torch.argsort(key, descending=which != "smallest")[:k]
+    values = theta[order]
+    residuals = (last_beta * s[-1, order]).abs()
+    converged = (residuals <= tol * values.abs().clamp(min=1e-12)).tolist()
+    return Eigenpairs(values.tolist(), residuals.tolist(), counter.count, f"lanczos-{which}", converged)
+
+
+class _Counting:
+    def __init__(self, op: MatVec) -> None:
+        self.op, self.count = op, 0
+
+    def __call__(self, v: Tensor) -> Tensor:
+        self.count += 1
+        return self.op(v)
+
+
+@dataclass
+class Density:
+    nodes: list[list[float]]
+    weights: list[list[float]]
+    grid: list[float]
+    density: list[float]
+    sigma: float
+
+
+def slq_density(op: MatVec, size: int, steps: int = 30, probes: int = 4, seed: int = 0, grid_points: int = 1000,
+                sigma: float | None = None, dtype: torch.dtype = torch.float32,
+                device: str | torch.device = "cpu") -> Density:
+    """Stochastic Lanczos quadrature: per Rademacher probe, the Ritz values (nodes) and squared first
+    eigenvector components (weights), then a Gaussian-broadened density normalised to integrate to 1.
+    ``sigma`` defaults to 1% of the spectral range."""
+    nodes, weights = [], []
+    for probe in range(probes):
+        t, _ = lanczos(op, size, steps, seed + probe, dtype, device, rademacher=True)
+        theta, s = torch.linalg.eigh(t.matrix())
+        nodes.append(theta)
+        weights.append(s[0] ** 2)
+    all_nodes = torch.cat(nodes)
+    low, high = all_nodes.min().item(), all_nodes.max().item()
+    spread = max(high - low, 1e-12)
+    sigma = sigma or 0.01 * spread
+    grid = torch.linspace(low - 0.05 * spread - 3 * sigma, high + 0.05 * spread + 3 * sigma, grid_points,
+                          dtype=torch.float64)
+    density = torch.zeros_like(grid)
+    for theta, w in zip(nodes, weights, strict=True):
+        density += (w[None, :] * torch.exp(-((grid[:, None] - theta[None, :]) ** 2) / (2 * sigma**2))).sum(1)
+    density /= probes * math.sqrt(2 * math.pi) * sigma
+    density /= torch.trapezoid(density, grid)
+    return Density([n.tolist() for n in nodes], [w.tolist() for w in weights], grid.tolist(), density.tolist(),
+                   sigma)
+
+
+def max_eigenvalue_spectrum(model: nn.Module, batches: Iterator[tuple[Tensor, Tensor]], spec: LossSpec, k: int = 5,
+                            method: Literal["power", "lanczos"] = "power", max_iter: int = 100, tol: float = 1e-3,
+                            lanczos_steps: int = 30, seed: int = 0, progress: bool = True,
+                            total: int | None = None) -> dict:
+    """The paper's protocol: top-``k`` eigenvalues of each mini-batch's Hessian, collected over batches.
+
+    Both methods return the ``k`` largest by magnitude (a dominant negative one shows as negative, as in
+    PyHessian): ``power`` by deflated power iteration, ``lanczos`` from one Lanczos run (far fewer
+    products). Summary: the mean of each batch's largest positive
+    eigenvalue and the fraction of collected eigenvalues that are negative."""
+    per_batch = []
+    for i, (inputs, targets) in enumerate(tqdm(batches, desc="hessian batches", unit="batch", total=total,
+                                               disable=not progress)):
+        op = HessianOperator(model, [(inputs, targets)], spec)
+        if method == "power":
+            pairs = power_iteration(op, op.size, k, max_iter, tol, seed + i, op.dtype, op.device)
+        else:
+            pairs = lanczos_eigenvalues(op, op.size, k, lanczos_steps, seed + i, tol, op.dtype, op.device,
+                                        which="magnitude")
+        per_batch.append(pairs.values)
+    values = [v for batch in per_batch for v in batch]
+    positive_tops = [max(v for v in batch if v > 0) for batch in per_batch if any(v > 0 for v in batch)]
+    return {
+        "per_batch": per_batch,
+        "mean_top_positive": sum(positive_tops) / len(positive_tops) if positive_tops else float("nan"),
+        "negative_fraction": sum(v < 0 for v in values) / max(len(values), 1),
+        "batches": len(per_batch),
+    }
+
+
+def plot_spectra(spectra: dict[str, dict], density: dict[str, Density] | None, title: str) -> plt.Figure:
+    """Histogram of the max eigenvalue spectrum per model, and SLQ densities when given."""
+    panels = 2 if density else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4), squeeze=False)
+    for label, spectrum in spectra.items():
+        values = [v for batch in spectrum["per_batch"] for v in batch]
+        axes[0, 0].hist(values, bins=40, alpha=0.5, density=True,
+                        label=f"{label} (mean top+ {spectrum['mean_top_positive']:.3g}, "
+                              f"neg {100 * spectrum['negative_fraction']:.0f}%)")
+    axes[0, 0].axvline(0, color="k", lw=0.5)
+    axes[0, 0].set_xlabel("eigenvalue")
+    axes[0, 0].set_ylabel("density over mini-batches")
+    axes[0, 0].set_title("max eigenvalue spectrum (top-k per batch)")
+    axes[0, 0].legend(fontsize=7)
+    if density:
+        for label, d in density.items():
+            axes[0, 1].plot(d.grid, d.density, label=label)
+        axes[0, 1].set_yscale("log")
+        axes[0, 1].set_ylim(bottom=1e-6)
+        axes[0, 1].set_xlabel("eigenvalue")
+        axes[0, 1].set_title("SLQ spectral density")
+        axes[0, 1].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,247 @@
+"""``python -m training.analyze report --models a,b,c --data DATA --out DIR``: the whole suite on several models
+and one Markdown page with every figure side by side and, for each claim of the paper, whether our
+numbers support it. Each analysis runs through the same command line as on its own (settings below are
+sized to keep a tiny CIFAR model under a few CPU minutes), so every number is reproducible per analysis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+
+from training.analyze.common import KIND_COLOURS, shade_units
+from training.analyze.hessian import plot_spectra
+
+# analysis -> extra command-line flags used by the report
+SUITE: dict[str, list[str]] = {
+    "fourier": [],
+    "variance": [],
+    "noise": ["--num-images", "1000"],
+    "hessian": ["--batches", "16", "--batch-size", "16", "--method", "lanczos", "--lanczos-steps", "20"],
+    "landscape": ["--points", "11", "--num-images", "500"],
+    "lesion": ["--num-images", "2000"],
+    "cka": ["--num-images", "512"],
+    "corruptions": ["--num-images", "1000"],
+}
+HIGH_FREQUENCY = 0.7
+"""Bands centred at or above this fraction of pi count as high-frequency noise."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="the whole suite on several models, one Markdown report")
+    p.add_argument("--models", required=True, help="comma-separated short names / folders / repo ids")
+    p.add_argument("--data", required=True, help="cifar10, cifar100, an ImageFolder directory or a tar of one")
+    p.add_argument("--out", type=Path, required=True, help="report folder (report.md, one subfolder per model)")
+    p.add_argument("--root", default="data")
+    p.add_argument("--val-size", default="5000", help="held-out split, as for every analysis")
+    p.add_argument("--seed", default="0")
+    p.add_argument("--analyses", default=",".join(SUITE), help=f"subset of {','.join(SUITE)}")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.set_defaults(run=run_report)
+
+
+def run_report(args: argparse.Namespace) -> Path:
+    from training.analyze.__main__ import build_parser
+
+    parser = build_parser()
+    models = [m for m in args.models.split(",") if m]
+    analyses = [a for a in args.analyses.split(",") if a]
+    unknown = set(analyses) - set(SUITE)
+    if unknown:
+        raise ValueError(f"unknown analyses {sorted(unknown)}; choose from {', '.join(SUITE)}")
+    results: dict[str, dict[str, Any]] = {}
+    timings: dict[str, dict[str, float]] = {}
+    for model in models:
+        folder = args.out / _slug(model)
+        results[model], timings[model] = {}, {}
+        for analysis in analyses:
+            argv = [analysis, "--model", model, "--data", args.data, "--out", str(folder), "--root", args.root,
+                    "--val-size", args.val_size, "--seed", args.seed, *SUITE[analysis]]
+            if not args.progress:
+                argv.append("--no-progress")
+            print(f"[report] {model}: {analysis}", file=sys.stderr)
+            tic = time.perf_counter()
+            parsed = parser.parse_args(argv)
+            path = parsed.run(parsed)
+            timings[model][analysis] = time.perf_counter() - tic
+            results[model][analysis] = json.loads(Path(path).read_text())
+    args.out.mkdir(parents=True, exist_ok=True)
+    figures = _comparison_figures(results, args.out)
+    claims = evaluate_claims(results)
+    page = _markdown(args, models, analyses, results, timings, figures, claims)
+    (args.out / "report.md").write_text(page)
+    (args.out / "claims.json").write_text(json.dumps({"claims": claims, "seconds": timings}, indent=1) + "\n")
+    return args.out / "report.md"
+
+
+def _slug(model: str) -> str:
+    return model.strip("/").replace("/", "--").replace("@", "-at-")
+
+
+# -- claims ------------------------------------------------------------------------------------------------------
+
+def _has_msa(result: dict) -> bool:
+    return any(u["kind"] == "msa" for u in result.get("fourier", {}).get("result", {}).get("units", []))
+
+
+def evaluate_claims(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each paper claim with the numbers that test it and a verdict: supported / not supported / not tested."""
+    claims = []
+
+    def add(claim: str, evidence: str, verdict: bool | None) -> None:
+        label = "not tested" if verdict is None else "supported" if verdict else "not supported"
+        claims.append({"claim": claim, "evidence": evidence, "verdict": label})
+
+    fourier = {m: r["fourier"]["result"]["mean_high_frequency_change_by_kind"] for m, r in results.items()
+               if "fourier" in r}
+    msa_models = [m for m in fourier if "msa" in fourier[m]]
+    if msa_models:
+        parts, ok = [], True
+        for m in msa_models:
+            changes = fourier[m]
+            others = [changes[k] for k in ("conv", "mlp") if k in changes]
+            ok &= changes["msa"] < 0 and all(o > changes["msa"] for o in others)
+            parts.append(f"{m}: MSA {changes['msa']:+.3f}, " + ", ".join(
+                f"{k} {changes[k]:+.3f}" for k in ("conv", "mlp") if k in changes))
+        add("MSAs are low-pass filters (reduce high-frequency amplitude); Convs/MLPs the opposite",
+            "mean change of delta log amplitude at the highest frequency across units of each kind: "
+            + "; ".join(parts), ok)
+    else:
+        add("MSAs are low-pass filters; Convs/MLPs the opposite", "no model with MSA units analysed", None)
+
+    variance = {m: r["variance"]["result"]["mean_log_change_by_kind"] for m, r in results.items() if "variance" in r}
+    msa_models = [m for m in variance if "msa" in variance[m]]
+    if msa_models:
+        parts, ok = [], True
+        for m in msa_models:
+            changes = variance[m]
+            others = [changes[k] for k in ("conv", "mlp") if k in changes]
+            ok &= changes["msa"] < 0 and all(o > changes["msa"] for o in others)
+            parts.append(f"{m}: MSA {changes['msa']:+.3f}, " + ", ".join(
+                f"{k} {changes[k]:+.3f}" for k in ("conv", "mlp") if k in changes))
+        add("MSAs reduce feature-map variance; Convs/MLPs increase it",
+            "mean log ratio of output to input variance per unit kind: " + "; ".join(parts), ok)
+
+    def high_drop(result: dict) -> float:
+        bands = [b for b in result["noise"]["result"]["bands"] if b["centre_pi"] >= HIGH_FREQUENCY - 1e-9]
+        return sum(b["accuracy_drop"] for b in bands) / len(bands)
+
+    noise = {m: high_drop(r) for m, r in results.items() if "noise" in r}
+    cnn = [m for m in noise if not _has_msa(results[m])]
+    msa = [m for m in noise if _has_msa(results[m])]
+    if cnn and msa:
+        ok = max(noise[m] for m in msa) < min(noise[m] for m in cnn)
+        add("MSA models are more robust to high-frequency noise than CNNs",
+            f"mean accuracy drop for bands >= {HIGH_FREQUENCY}pi: "
+            + ", ".join(f"{m} {100 * noise[m]:.1f} pp" for m in noise), ok)
+
+    hessian = {m: r["hessian"]["result"]["mean_top_positive"] for m, r in results.items() if "hessian" in r}
+    cnn = [m for m in hessian if not _has_msa(results[m])]
+    msa = [m for m in hessian if _has_msa(results[m])]
+    if cnn and msa:
+        ok = max(hessian[m] for m in msa) < min(hessian[m] for m in cnn)
+        negative = {m: results[m]["hessian"]["result"]["negative_fraction"] for m in hessian}
+        add("MSA models have smaller Hessian eigenvalue magnitudes (flatter loss)",
+            "mean of each batch's largest positive eigenvalue: "
+            + ", ".join(f"{m} {hessian[m]:.3g} (negative share {100 * negative[m]:.0f}%)" for m in hessian), ok)
+
+    accuracy = {m: r["lesion"]["result"]["clean_accuracy"] for m, r in results.items() if "lesion" in r}
+    robust = {m: r["corruptions"]["result"]["mean_corrupted_accuracy"] for m, r in results.items()
+              if "corruptions" in r}
+    alter = [m for m in accuracy if "alternet" in m.lower()]
+    resnet = [m for m in accuracy if "resnet" in m.lower()]
+    if alter and resnet:
+        a, r = alter[0], resnet[0]
+        ok = accuracy[a] > accuracy[r] and robust.get(a, 1) >= robust.get(r, 0)
+        evidence = f"accuracy {a} {100 * accuracy[a]:.1f}% vs {r} {100 * accuracy[r]:.1f}%"
+        if a in robust and r in robust:
+            evidence += f"; mean corrupted accuracy {100 * robust[a]:.1f}% vs {100 * robust[r]:.1f}%"
+        add("AlterNet beats ResNet at equal budget (accuracy and robustness)", evidence, ok)
+    return claims
+
+
+# -- figures and page --------------------------------------------------------------------------------------------
+
+def _comparison_figures(results: dict[str, dict[str, Any]], out: Path) -> dict[str, str]:
+    figures = {}
+    if all("fourier" in r for r in results.values()):
+        fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.5), squeeze=False)
+        for ax, (model, r) in zip(axes[0], results.items(), strict=True):
+            spectra = r["fourier"]["result"]["spectra"]
+            _depth_series(ax, r["fourier"]["result"]["units"], [s["diagonal"][-1] for s in spectra])
+            ax.set_title(model, fontsize=9)
+            ax.set_ylabel("delta log amplitude at pi")
+        fig.tight_layout()
+        figures["fourier"] = _save(fig, out / "compare_fourier.png")
+    if all("variance" in r for r in results.values()):
+        fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.5), squeeze=False)
+        for ax, (model, r) in zip(axes[0], results.items(), strict=True):
+            units = r["fourier"]["result"]["units"] if "fourier" in r else None
+            values = r["variance"]["result"]["variance"]
+            if units:
+                _depth_series(ax, units, [values[u["name"]] for u in units])
+            ax.set_yscale("log")
+            ax.set_title(model, fontsize=9)
+            ax.set_ylabel("feature-map variance")
+        fig.tight_layout()
+        figures["variance"] = _save(fig, out / "compare_variance.png")
+    if all("noise" in r for r in results.values()):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for model, r in results.items():
+            bands = r["noise"]["result"]["bands"]
+            ax.plot([b["centre_pi"] for b in bands], [100 * b["accuracy_drop"] for b in bands], "o-", label=model)
+        ax.set_xlabel("noise band centre (x pi)")
+        ax.set_ylabel("accuracy drop (pp)")
+        ax.legend(fontsize=8)
+        figures["noise"] = _save(fig, out / "compare_noise.png")
+    if all("hessian" in r for r in results.values()):
+        fig = plot_spectra({m: r["hessian"]["result"] for m, r in results.items()}, None, "max eigenvalue spectra")
+        figures["hessian"] = _save(fig, out / "compare_hessian.png")
+    return figures
+
+
+def _depth_series(ax: plt.Axes, units: list[dict], values: list[float]) -> None:
+    from hub import UnitInfo, UnitKind
+
+    infos = [UnitInfo(i, u["name"], UnitKind(u["kind"]), u["stage"], u["depth"], False) for i, u in enumerate(units)]
+    shade_units(ax, infos)
+    ax.plot([u["depth"] for u in units], values, "k-", lw=1)
+    ax.scatter([u["depth"] for u in units], values, c=[KIND_COLOURS[UnitKind(u["kind"])] for u in units], s=12)
+    ax.set_xlabel("normalised depth")
+
+
+def _save(fig: plt.Figure, path: Path) -> str:
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path.name
+
+
+def _markdown(args: argparse.Namespace, models: list[str], analyses: list[str], results: dict, timings: dict,
+              figures: dict[str, str], claims: list[dict]) -> str:
+    lines = ["# Analysis report", "",
+             f"Models: {', '.join(f'`{m}`' for m in models)}. Data: `{args.data}` (held-out split of "
+             f"{args.val_size}, seed {args.seed}). Regenerate with:", "", "```bash",
+             f"python -m training.analyze report --models {args.models} --data {args.data} --out {args.out}",
+             "```", "", "## The paper's claims against our numbers", "",
+             "| claim | our evidence | verdict |", "|---|---|---|"]
+    lines += [f"| {c['claim']} | {c['evidence']} | **{c['verdict']}** |" for c in claims]
+    lines += ["", "## Comparisons", ""]
+    lines += [f"![{name}]({path})" for name, path in figures.items()]
+    lines += ["", "## Every figure", "", "| analysis | " + " | ".join(models) + " |",
+              "|---|" + "---|" * len(models)]
+    for analysis in analyses:
+        cells = [f"![{analysis}]({_slug(m)}/{analysis}.png)" for m in models]
+        lines.append(f"| {analysis} | " + " | ".join(cells) + " |")
+    lines += ["", "## Settings and cost", "", "| analysis | flags | " + " | ".join(f"{m} (s)" for m in models) + " |",
+              "|---|---|" + "---|" * len(models)]
+    for analysis in analyses:
+        flags = " ".join(SUITE[analysis]) or "(defaults)"
+        lines.append(f"| {analysis} | `{flags}` | " + " | ".join(f"{timings[m][analysis]:.0f}" for m in models) + " |")
+    lines += ["", "Every number above is in the JSON file beside each figure, with the exact settings.", ""]
+    return "\n".join(lines)
