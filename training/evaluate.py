@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
 from hub import HubError, UnitModel, from_pretrained
-from training.augment import eval_transform
+from hub.preprocess import eval_transform
 from training.data import TarImageFolder, stratified_split
 from training.metrics import MetricAccumulator, Metrics, plot_reliability, reliability_bins
 

@@ -44,8 +44,9 @@ from tqdm import tqdm
 from hub import HubError, UnitModel, create_model, save_pretrained
 from hub.card import CardInfo
 from hub.config import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
+from hub.preprocess import eval_transform
 from hub.pretrained import push_folder
-from training.augment import batch_mixer, eval_transform, soft_target_cross_entropy, train_transform
+from training.augment import batch_mixer, soft_target_cross_entropy, train_transform
 from training.checkpoint import git_commit, load_checkpoint, save_checkpoint
 from training.data import (
     EpochBatchSampler,

@@ -7,7 +7,8 @@ import torch
 from PIL import Image
 
 import hub
-from training.augment import batch_mixer, eval_transform, soft_target_cross_entropy, train_transform
+from hub.preprocess import eval_transform
+from training.augment import batch_mixer, soft_target_cross_entropy, train_transform
 from training.optim import build_optimizer, build_scheduler, lr_factor, parameter_groups
 from training.recipes import get_recipe
 

@@ -20,7 +20,7 @@ def test_evaluate_writes_metrics_that_match_a_direct_computation(tmp_path):
     assert report["metrics"]["count"] == 12 and sum(report["reliability_15_bins"]["count"]) == 12
     assert (tmp_path / "eval" / "reliability.png").stat().st_size > 5000
 
-    from training.augment import eval_transform
+    from hub.preprocess import eval_transform
     from training.data import TarImageFolder
 
     images = TarImageFolder(data, transform=eval_transform(model.config))

@@ -18,7 +18,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from hub import UnitInfo, UnitKind, UnitModel, create_model, from_pretrained, is_model
-from training.augment import batch_mixer, eval_transform, train_transform
+from hub.preprocess import eval_transform
+from training.augment import batch_mixer, train_transform
 from training.data import (
     SeededTransformSubset,
     class_balanced_subset,

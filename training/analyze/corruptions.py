@@ -26,7 +26,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from hub import UnitModel
-from training.augment import normalise_batch
+from hub.preprocess import normalise_batch
 from training.metrics import MetricAccumulator
 
 Corruption = Callable[[Tensor, int, torch.Generator], Tensor]

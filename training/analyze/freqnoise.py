@@ -21,7 +21,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from hub import UnitModel
-from training.augment import normalise_batch
+from hub.preprocess import normalise_batch
 
 MaskShape = Literal["square", "circle"]
 NoiseNorm = Literal["fixed", "original"]

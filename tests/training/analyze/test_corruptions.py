@@ -6,9 +6,9 @@ import torch
 from torchvision.transforms import v2
 
 import hub
+from hub.preprocess import normalise_batch
 from tests.training.test_train import FIXTURE
 from training.analyze.corruptions import CORRUPTIONS, corrupt, corruption_robustness
-from training.augment import normalise_batch
 from training.data import TarImageFolder
 
 PAPER_SET = {"gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur", "zoom_blur",
