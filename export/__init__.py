@@ -1,1 +1,8 @@
-"""ONNX / TensorRT export with parity gates and one predictor interface (see the export issue)."""
+"""ONNX / TensorRT export with parity gates on real images, and one predictor interface over every runtime."""
+
+from export.errors import BackendUnavailable, ExportError, ParityError
+from export.pipeline import ExportRequest, ImageSource, export_model
+from export.predictor import Predictor, load_predictor
+
+__all__ = ["BackendUnavailable", "ExportError", "ExportRequest", "ImageSource", "ParityError", "Predictor",
+           "export_model", "load_predictor"]

@@ -39,8 +39,13 @@ class _Batches:
 def quantize_int8_static(source: str | Path, target: str | Path, calibration: list[np.ndarray],
                          method: Calibration = "minmax", per_channel: bool = True) -> Path:
     """Q/DQ INT8 calibrated on ``calibration`` batches of normalised real images."""
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType
-    from onnxruntime.quantization import quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,

@@ -26,6 +26,7 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["HF_ENDPOINT"] = f"http://127.0.0.1:{_free_port()}"
 os.environ["BENTOML_HOME"] = os.path.join(_SCRATCH, "bentoml")
 os.environ["BENTOML_DO_NOT_TRACK"] = "true"
+os.environ["HOWVITS_CACHE"] = os.path.join(_SCRATCH, "howvits-cache")
 
 import torch  # noqa: E402
 
@@ -36,3 +37,11 @@ torch.set_num_threads(1)
 def images() -> torch.Tensor:
     """A fixed batch of CIFAR-sized inputs."""
     return torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.fixture
+def fixture_tar():
+    """240 real CIFAR-10 training images (24 per class) as a tar of an ImageFolder tree."""
+    from pathlib import Path
+
+    return Path(__file__).parent / "fixtures" / "cifar10-mini.tar.gz"
