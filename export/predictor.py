@@ -45,6 +45,8 @@ class Predictor:
     notes: list[str] = field(default_factory=list)
     """How the backend was chosen and anything that fell back."""
     parity: dict[str, Any] = field(default_factory=dict)
+    folder: str | None = None
+    """The model folder the weights came from (its card and metrics.json), when known."""
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -145,20 +147,24 @@ def load_predictor(source: str | Path, backend: str = "auto", threads: int | Non
 
 def _build(model: UnitModel, backend: str, threads: int, precision: str) -> Predictor:
     source = getattr(model, "source", model.config.architecture)
+    folder = str(model.folder) if getattr(model, "folder", None) else None
     if backend == "torch":
         torch.set_num_threads(threads)
-        return TorchPredictor(model.config, source, "torch", "fp32", ["pytorch-cpu"], threads, model=model.eval())
+        return TorchPredictor(model.config, source, "torch", "fp32", ["pytorch-cpu"], threads, folder=folder,
+                              model=model.eval())
     if backend == "tensorrt":
         from export.tensorrt import build_engine
 
         onnx_path = cached_onnx(model, precision)
         engine = build_engine(onnx_path, precision=precision)
-        return _tensorrt_predictor(engine, threads)
+        predictor = _tensorrt_predictor(engine, threads)
+        predictor.folder = folder
+        return predictor
     path = cached_onnx(model, precision)
     session = ort_session(path, backend == "onnxruntime-cuda", threads)
     manifest = Manifest.load(path)
     return OrtPredictor(model.config, source, backend, precision, session.get_providers(), threads,
-                        parity=manifest.parity, session=session)
+                        parity=manifest.parity, folder=folder, session=session)
 
 
 def _auto(model: UnitModel, threads: int, precision: str) -> Predictor:

@@ -12,6 +12,7 @@ narrow and low bands then carry less energy). The noise L2 norm per band is repo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,6 +22,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from hub import UnitModel
+from hub.config import ModelConfig
 from hub.preprocess import normalise_batch
 
 MaskShape = Literal["square", "circle"]
@@ -68,15 +70,19 @@ def band_energy_fraction(noise: Tensor, mask: Tensor) -> float:
     return (power * mask).sum().item() / power.sum().item()
 
 
+Classify = Callable[[Tensor], Tensor]
+"""Normalised ``(B, 3, H, W)`` batch -> logits: a model, or any predictor wrapped as one."""
+
+
 @torch.no_grad()
-def predictions_under_noise(model: UnitModel, pixels: Tensor, setting: BandNoise, generator: torch.Generator,
-                            clip: bool = False) -> tuple[Tensor, Tensor]:
+def predictions_under_noise(classify: Classify, config: ModelConfig, pixels: Tensor, setting: BandNoise,
+                            generator: torch.Generator, clip: bool = False) -> tuple[Tensor, Tensor]:
     """Softmax probabilities for ``pixels + noise`` (``(B, 3, H, W)`` in [0, 1]) and the noise used."""
     noise = band_limited_noise(tuple(pixels.shape), setting, generator).to(pixels.device)
     noisy = pixels + noise
     if clip:
         noisy = noisy.clamp(0, 1)
-    return model(normalise_batch(noisy, model.config)).softmax(-1), noise
+    return classify(normalise_batch(noisy, config)).softmax(-1), noise
 
 
 def centres(count: int) -> list[float]:
@@ -103,7 +109,7 @@ def frequency_noise_robustness(model: UnitModel, loader, settings: list[BandNois
         generator = torch.Generator().manual_seed(seed)
         predicted, norms = [], []
         for pixels, _ in batches:
-            probs, noise = predictions_under_noise(model, pixels.to(device), setting, generator, clip)
+            probs, noise = predictions_under_noise(model, model.config, pixels.to(device), setting, generator, clip)
             predicted.append(probs.argmax(-1).cpu())
             norms.append(noise.flatten(1).norm(dim=1).cpu())
         pred = torch.cat(predicted)
@@ -115,19 +121,19 @@ def frequency_noise_robustness(model: UnitModel, loader, settings: list[BandNois
 
 
 @torch.no_grad()
-def image_band_robustness(model: UnitModel, pixels: Tensor, settings: list[BandNoise], draws: int = 8,
-                          seed: int = 0) -> list[dict]:
+def image_band_robustness(classify: Classify, config: ModelConfig, pixels: Tensor, settings: list[BandNoise],
+                          draws: int = 8, seed: int = 0) -> list[dict]:
     """The per-image form: one ``(3, H, W)`` image in [0, 1], ``draws`` seeded noise draws per band.
 
     Returns, per band, the mean change of the clean top-1 class's probability and the fraction of draws
-    whose prediction differs from the clean one. Deterministic for a given image and seed."""
-    model.eval()
-    clean = model(normalise_batch(pixels[None], model.config)).softmax(-1)[0]
+    whose prediction differs from the clean one. Deterministic for a given image and seed; ``classify`` is
+    a model in eval mode or any predictor wrapped as ``normalised batch -> logits``."""
+    clean = classify(normalise_batch(pixels[None], config)).softmax(-1)[0]
     top = int(clean.argmax())
     batch = pixels[None].expand(draws, *pixels.shape)
     rows = []
     for setting in settings:
-        probs, _ = predictions_under_noise(model, batch, setting, torch.Generator().manual_seed(seed))
+        probs, _ = predictions_under_noise(classify, config, batch, setting, torch.Generator().manual_seed(seed))
         rows.append({"centre": setting.centre, "centre_pi": setting.centre / math.pi,
                      "confidence_change": (probs[:, top] - clean[top]).mean().item(),
                      "flip_rate": (probs.argmax(-1) != top).double().mean().item()})

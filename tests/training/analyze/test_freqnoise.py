@@ -46,9 +46,9 @@ def test_per_image_robustness_is_deterministic_and_seeded():
     model = hub.create_model("resnet_tiny", num_classes=10).eval()
     image = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(1))
     settings = [BandNoise(c, strength=0.3) for c in centres(3)]
-    a = image_band_robustness(model, image, settings, draws=4, seed=0)
-    b = image_band_robustness(model, image, settings, draws=4, seed=0)
-    c = image_band_robustness(model, image, settings, draws=4, seed=1)
+    a = image_band_robustness(model, model.config, image, settings, draws=4, seed=0)
+    b = image_band_robustness(model, model.config, image, settings, draws=4, seed=0)
+    c = image_band_robustness(model, model.config, image, settings, draws=4, seed=1)
     assert a == b and a != c
     assert [round(r["centre_pi"], 6) for r in a] == [0.0, 0.5, 1.0]
 

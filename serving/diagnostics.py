@@ -1,0 +1,154 @@
+"""Per-image frequency and robustness diagnostics, the single-image forms of the paper's analyses:
+
+- the image's radially averaged power spectrum and its high-frequency energy share;
+- the prediction on low-pass and high-pass filtered versions (does the model rely on shape or texture?);
+- robustness to band-limited noise at low, middle and high frequencies (confidence change and flip rate
+  over seeded draws: :func:`training.analyze.freqnoise.image_band_robustness`);
+- with the torch backend, the delta log amplitude at the highest frequency of the feature maps at the end of
+  each stage (:func:`training.analyze.fourier.feature_map_spectra` on this one image).
+
+Deterministic for a given image and seed: every model call here has a fixed batch composition.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from hub.config import ModelConfig
+from hub.preprocess import normalise_batch
+from training.analyze.freqnoise import BandNoise, image_band_robustness
+
+BANDS = {"low": 0.1 * math.pi, "middle": 0.5 * math.pi, "high": 0.9 * math.pi}
+FILTER_CUTOFF = 0.3
+"""Low-pass keeps radial frequencies below 0.3 pi; high-pass keeps the rest (plus the mean colour)."""
+HIGH_FREQUENCY = 0.5
+"""The energy share reported is that above 0.5 pi."""
+
+
+@dataclass(frozen=True)
+class DiagnosisRequest:
+    seed: int = 0
+    draws: int = 8
+    strength: float = 0.1
+    top_k: int = 5
+
+
+def _radius(height: int, width: int) -> Tensor:
+    """Normalised radial frequency (1 = pi) of every FFT bin, in FFT order."""
+    fy = torch.fft.fftfreq(height, dtype=torch.float64) * 2
+    fx = torch.fft.fftfreq(width, dtype=torch.float64) * 2
+    return torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)
+
+
+def power_spectrum(pixels: Tensor, bins: int | None = None) -> dict:
+    """Radially averaged power of the grey image (mean removed) in ``bins`` rings from 0 to pi."""
+    grey = pixels.double().mean(0)
+    power = torch.fft.fft2(grey - grey.mean()).abs().pow(2)
+    h, w = grey.shape
+    bins = bins or min(h, w) // 2
+    radius = _radius(h, w)
+    index = torch.round(radius * bins).long().clamp(max=bins + 1)
+    sums = torch.zeros(bins + 2, dtype=torch.float64).index_add_(0, index.flatten(), power.flatten())
+    counts = torch.bincount(index.flatten(), minlength=bins + 2).double()
+    profile = (sums / counts.clamp(min=1))[: bins + 1]
+    total = power.sum().item()
+    share = power[radius > HIGH_FREQUENCY].sum().item() / total if total > 0 else 0.0
+    return {"frequency_pi": (torch.arange(bins + 1) / bins).tolist(), "power": profile.tolist(),
+            "high_frequency_share": share, "threshold_pi": HIGH_FREQUENCY}
+
+
+def frequency_filtered(pixels: Tensor, cutoff: float, keep: str) -> Tensor:
+    """Ideal circular low-pass (``keep="low"``) or high-pass (``"high"``, mean colour kept) filter."""
+    h, w = pixels.shape[-2:]
+    radius = _radius(h, w)
+    mask = radius <= cutoff if keep == "low" else radius > cutoff
+    mask[0, 0] = True  # the mean colour: a high-passed image stays an image
+    filtered = torch.fft.ifft2(torch.fft.fft2(pixels.double()) * mask).real
+    return filtered.clamp(0, 1).float()
+
+
+def top_k(probabilities: Tensor, labels: list[str], k: int) -> list[dict]:
+    values, indices = probabilities.topk(min(k, len(labels)))
+    return [{"label": labels[i], "index": int(i), "probability": float(p)} for p, i in
+            zip(values.tolist(), indices.tolist(), strict=True)]
+
+
+def diagnose(classify: Callable[[Tensor], Tensor], config: ModelConfig, pixels: Tensor,
+             request: DiagnosisRequest, model: torch.nn.Module | None = None) -> dict:
+    """Everything above for one ``(3, H, W)`` image in [0, 1] already resized to the model's input size."""
+    labels = config.label_names or [str(i) for i in range(config.num_classes)]
+    with torch.no_grad():
+        clean = classify(normalise_batch(pixels[None], config)).softmax(-1)[0]
+        filtered = torch.stack([frequency_filtered(pixels, FILTER_CUTOFF, "low"),
+                                frequency_filtered(pixels, FILTER_CUTOFF, "high")])
+        probs = classify(normalise_batch(filtered, config)).softmax(-1)
+    top = int(clean.argmax())
+    shape_texture = {}
+    for name, p in zip(("low_pass", "high_pass"), probs, strict=True):
+        shape_texture[name] = {"cutoff_pi": FILTER_CUTOFF, "prediction": top_k(p, labels, 1)[0],
+                               "agrees": int(p.argmax()) == top, "clean_class_probability": float(p[top])}
+    settings = [BandNoise(centre, strength=request.strength) for centre in BANDS.values()]
+    bands = image_band_robustness(classify, config, pixels, settings, request.draws, request.seed)
+    robustness = {name: {**row, "draws": request.draws, "strength_rms": request.strength}
+                  for name, row in zip(BANDS, bands, strict=True)}
+    result = {
+        "prediction": top_k(clean, labels, request.top_k),
+        "spectrum": power_spectrum(pixels),
+        "shape_vs_texture": shape_texture,
+        "band_noise": robustness,
+        "feature_maps": _stage_amplitudes(model, normalise_batch(pixels[None], config)) if model is not None
+        else None,
+        "seed": request.seed,
+    }
+    return result
+
+
+def _stage_amplitudes(model: torch.nn.Module, x: Tensor) -> list[dict]:
+    from training.analyze.fourier import feature_map_spectra
+
+    spectra = feature_map_spectra(model, [(x, torch.zeros(1))], progress=False)
+    infos = model.unit_infos()[:-1]
+    last_of_stage = {info.stage: i for i, info in enumerate(infos)}
+    return [{"stage": stage, "unit": spectra[i].name, "kind": spectra[i].kind, "depth": spectra[i].depth,
+             "delta_log_amplitude_high": spectra[i].high_frequency} for stage, i in sorted(last_of_stage.items())]
+
+
+def figure_png(result: dict, title: str) -> str:
+    """A small PNG of the diagnostics, base64-encoded for JSON."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = 4 if result["feature_maps"] else 3
+    fig, axes = plt.subplots(1, panels, figsize=(3.2 * panels, 2.8))
+    spectrum = result["spectrum"]
+    axes[0].semilogy(spectrum["frequency_pi"], np.maximum(spectrum["power"], 1e-12))
+    axes[0].set_title(f"power spectrum (HF share {spectrum['high_frequency_share']:.2f})", fontsize=8)
+    axes[0].set_xlabel("frequency (x pi)", fontsize=8)
+    prediction = result["prediction"]
+    axes[1].barh([p["label"] for p in prediction][::-1], [p["probability"] for p in prediction][::-1])
+    axes[1].set_title("top-k", fontsize=8)
+    names = list(result["band_noise"])
+    axes[2].bar(names, [result["band_noise"][n]["flip_rate"] for n in names], color="tab:red")
+    axes[2].set_ylim(0, 1)
+    axes[2].set_title("flip rate under band noise", fontsize=8)
+    if result["feature_maps"]:
+        stages = result["feature_maps"]
+        axes[3].plot([s["stage"] for s in stages], [s["delta_log_amplitude_high"] for s in stages], "o-")
+        axes[3].set_title("feature-map HF amplitude per stage", fontsize=8)
+        axes[3].set_xlabel("stage", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()

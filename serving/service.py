@@ -1,0 +1,239 @@
+"""The BentoML service: ``bentoml serve serving.service:Classifier`` (or ``make serve``).
+
+Serves the model named by ``HOWVITS_MODEL`` (default: the shipped AlterNet, no network needed) through the
+predictor interface (``HOWVITS_BACKEND``, default auto: TensorRT or ONNX Runtime CUDA on a GPU, ONNX Runtime
+on CPU). Every image request is decoded and validated here (4xx with a JSON message for anything wrong);
+model calls from concurrent requests are merged by BentoML's adaptive batching through the batchable
+``logits`` API. ``GET /model``, ``GET /ui`` and the request-size limit are served by
+:class:`serving.middleware.HowvitsMiddleware`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import bentoml
+import numpy as np
+import torch
+from _bentoml_sdk.io_models import IODescriptor
+from bentoml.exceptions import BentoMLException, InvalidArgument
+from bentoml.validators import DType, Shape
+from pydantic import BaseModel, ConfigDict, Field
+
+from export import load_predictor
+from export.predictor import TorchPredictor
+from hub.samples import sample_images
+from serving import state
+from serving.diagnostics import DiagnosisRequest, diagnose, figure_png
+from serving.images import ImageError, decode_image
+from serving.middleware import HowvitsMiddleware
+from serving.settings import ServiceSettings
+
+SETTINGS = ServiceSettings.from_env()
+INPUT_SHAPE = state.input_shape(SETTINGS.model)
+
+
+class Label(BaseModel):
+    label: str
+    index: int
+    probability: float
+
+
+class ImageInfo(BaseModel):
+    width: int
+    height: int
+    format: str | None
+    mode: str
+
+
+class Prediction(BaseModel):
+    model: str = Field(examples=["alternet-tiny-cifar10"])
+    revision: str = Field(description="weights sha256 (first 12 hex digits) or Hub commit")
+    backend: str = Field(examples=["onnxruntime"])
+    top_k: list[Label]
+    image: ImageInfo
+
+
+class BatchPrediction(BaseModel):
+    model: str
+    revision: str
+    backend: str
+    predictions: list[Prediction]
+
+
+class Diagnosis(BaseModel):
+    prediction: Prediction
+    diagnostics: dict[str, Any] = Field(description="spectrum, shape_vs_texture, band_noise, feature_maps")
+    figure_png_base64: str | None = None
+
+
+def _fail(err: ImageError, what: str = "") -> BentoMLException:
+    return BentoMLException(f"{what}{err}", error_code=err.status)
+
+
+class _StrictInput(IODescriptor):
+    """Request fields are checked strictly: an unknown field is a 400, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PredictInput(_StrictInput):
+    image: Annotated[Path, Field(description="JPEG, PNG, WebP or BMP, any size, grey/RGB/RGBA/palette")]
+    top_k: Annotated[int, Field(description="how many labels to return", examples=[5])] = 5
+
+
+class PredictBatchInput(_StrictInput):
+    images: Annotated[list[Path], Field(description="several images (up to HOWVITS_MAX_IMAGES)")]
+    top_k: int = 5
+
+
+class DiagnoseInput(_StrictInput):
+    image: Path
+    top_k: int = 5
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1, description="seed of the noise draws")] = 0
+    draws: Annotated[int, Field(description="noise draws per band", examples=[8])] = 8
+    strength: Annotated[float, Field(description="noise RMS in [0, 1] pixel units", examples=[0.1])] = 0.1
+    figure: Annotated[bool, Field(description="also return a PNG of the diagnostics (base64)")] = False
+
+
+@bentoml.service(name="howvits", workers=SETTINGS.workers, traffic={"timeout": 120, "max_concurrency": 512},
+                 metrics={"enabled": True})
+class Classifier:
+    """Image classification with frequency and robustness diagnostics for the paper's model family."""
+
+    def __init__(self) -> None:
+        threads = SETTINGS.runtime_threads
+        torch.set_num_threads(threads)
+        self.ready = False
+        self.predictor = load_predictor(SETTINGS.model, SETTINGS.backend, threads, SETTINGS.precision)
+        self.config = self.predictor.config
+        self.labels = self.config.label_names or [str(i) for i in range(self.config.num_classes)]
+        self.model_torch = self.predictor.model if isinstance(self.predictor, TorchPredictor) else None
+        self.revision = (self.config.weights_sha256 or "unknown")[:12]
+        if "@" in self.predictor.source:
+            self.revision = self.predictor.source.rsplit("@", 1)[1][:12]
+        warm = self.predictor.preprocess([image for image, _ in sample_images()])
+        for size in (1, min(SETTINGS.max_batch_size, len(warm))):
+            self.predictor.predict(warm[:size])
+        self.ready = True
+        state.register(self, SETTINGS)
+
+    def __is_ready__(self) -> bool:
+        return self.ready
+
+    # -- the model call, batched across requests ---------------------------------------------------------------
+
+    @bentoml.api(batchable=True, batch_dim=0, max_batch_size=SETTINGS.max_batch_size,
+                 max_latency_ms=SETTINGS.max_latency_ms)
+    def logits(self, batch: Annotated[np.ndarray, DType("float32"), Shape(INPUT_SHAPE)]
+               ) -> Annotated[np.ndarray, DType("float32")]:
+        """Logits for a normalised batch ``(N, 3, H, W)`` (what /predict feeds after preprocessing)."""
+        return self.predictor.predict(batch)
+
+    async def _logits(self, batch: np.ndarray) -> np.ndarray:
+        if SETTINGS.batching and hasattr(self, "to_async"):
+            return np.asarray(await self.to_async.logits(batch), dtype=np.float32)
+        return await asyncio.to_thread(self.predictor.predict, batch)
+
+    # -- public endpoints ----------------------------------------------------------------------------------------
+
+    def _check_top_k(self, top_k: int) -> None:
+        if not 1 <= top_k <= len(self.labels):
+            raise InvalidArgument(f"top_k must be between 1 and {len(self.labels)} (the model's classes), "
+                                  f"got {top_k}")
+
+    def _decode(self, path: Path, what: str = "") -> tuple[Any, ImageInfo]:
+        try:
+            data = Path(path).read_bytes()
+            image = decode_image(data, SETTINGS.max_body_bytes, SETTINGS.max_pixels)
+        except ImageError as err:
+            raise _fail(err, what) from err
+        from PIL import Image
+
+        with Image.open(path) as original:
+            info = ImageInfo(width=original.width, height=original.height, format=original.format,
+                             mode=original.mode)
+        return image, info
+
+    def _prediction(self, logits: np.ndarray, info: ImageInfo, top_k: int) -> Prediction:
+        probs = torch.from_numpy(logits).double().softmax(-1)
+        values, indices = probs.topk(top_k)
+        labels = [Label(label=self.labels[i], index=i, probability=p) for p, i in
+                  zip(values.tolist(), indices.tolist(), strict=True)]
+        return Prediction(model=SETTINGS.model, revision=self.revision, backend=self.predictor.backend,
+                          top_k=labels, image=info)
+
+    @bentoml.api(input_spec=PredictInput)
+    async def predict(self, image: Path, top_k: int = 5) -> Prediction:
+        """Top-k labels with probabilities for one image."""
+        self._check_top_k(top_k)
+        decoded, info = await asyncio.to_thread(self._decode, image)
+        batch = self.predictor.preprocess([decoded])
+        logits = await self._logits(batch)
+        return self._prediction(logits[0], info, top_k)
+
+    @bentoml.api(input_spec=PredictBatchInput)
+    async def predict_batch(self, images: list[Path], top_k: int = 5) -> BatchPrediction:
+        """Top-k labels for several images in one call."""
+        self._check_top_k(top_k)
+        if not 1 <= len(images) <= SETTINGS.max_images:
+            raise InvalidArgument(f"send between 1 and {SETTINGS.max_images} images, got {len(images)}")
+        decoded = [await asyncio.to_thread(self._decode, path, f"image {i}: ") for i, path in enumerate(images)]
+        batch = self.predictor.preprocess([image for image, _ in decoded])
+        logits = await self._logits(batch)
+        predictions = [self._prediction(row, info, top_k) for row, (_, info) in zip(logits, decoded, strict=True)]
+        return BatchPrediction(model=SETTINGS.model, revision=self.revision, backend=self.predictor.backend,
+                               predictions=predictions)
+
+    @bentoml.api(input_spec=DiagnoseInput)
+    async def diagnose(self, image: Path, top_k: int = 5, seed: int = 0, draws: int = 8, strength: float = 0.1,
+                       figure: bool = False) -> Diagnosis:
+        """The prediction plus frequency diagnostics: the image's power spectrum and high-frequency share,
+        predictions on low-/high-pass versions, robustness to band-limited noise (low, middle, high) and,
+        with the torch backend, per-stage feature-map amplitudes. Deterministic for an image and seed."""
+        self._check_top_k(top_k)
+        if not 1 <= draws <= SETTINGS.max_draws:
+            raise InvalidArgument(f"draws must be between 1 and {SETTINGS.max_draws}, got {draws}")
+        if not 0 < strength <= 1:
+            raise InvalidArgument(f"strength must be in (0, 1], got {strength}")
+        decoded, info = await asyncio.to_thread(self._decode, image)
+        request = DiagnosisRequest(seed, draws, strength, top_k)
+        result = await asyncio.to_thread(self._diagnose, decoded, request)
+        clean = result.pop("clean_logits")
+        result.pop("prediction")  # the same as the top-level prediction
+        png = figure_png(result, f"{SETTINGS.model}: diagnostics") if figure else None
+        return Diagnosis(prediction=self._prediction(clean, info, top_k), diagnostics=result, figure_png_base64=png)
+
+    def _diagnose(self, image: Any, request: DiagnosisRequest) -> dict:
+        from hub.preprocess import eval_transform
+
+        pixels = eval_transform(self.config, normalise=False)(image)
+
+        def classify(x: torch.Tensor) -> torch.Tensor:
+            return torch.from_numpy(self.predictor.predict(x.numpy().astype(np.float32)))
+
+        result = diagnose(classify, self.config, pixels, request, self.model_torch)
+        result["clean_logits"] = self.predictor.predict(self.predictor.preprocess([image]))[0]
+        if self.model_torch is None:
+            result["feature_maps_note"] = "per-stage feature-map amplitudes need the torch backend"
+        return result
+
+    def model_info(self) -> dict[str, Any]:
+        """What GET /model returns."""
+        card_metrics = None
+        metrics_file = Path(self.predictor.folder) / "metrics.json" if self.predictor.folder else None
+        if metrics_file is not None and metrics_file.is_file():
+            card_metrics = json.loads(metrics_file.read_text()).get("metrics")
+        return {"model": SETTINGS.model, "revision": self.revision, "config": self.config.to_dict(),
+                "card_metrics": card_metrics, **self.predictor.info(),
+                "batching": {"enabled": SETTINGS.batching, "max_batch_size": SETTINGS.max_batch_size,
+                             "max_latency_ms": SETTINGS.max_latency_ms},
+                "limits": {"max_body_bytes": SETTINGS.max_body_bytes, "max_pixels": SETTINGS.max_pixels,
+                           "max_images": SETTINGS.max_images, "max_draws": SETTINGS.max_draws},
+                "workers": SETTINGS.workers, "ready": self.ready}
+
+
+Classifier.add_asgi_middleware(HowvitsMiddleware, max_body_bytes=SETTINGS.max_body_bytes)
