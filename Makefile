@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # One thread per process: with 2 cores, oversubscribed torch runs 5-10x slower.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install serve test lint clean
+.PHONY: install serve browser test lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +18,23 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 
 install: $(VENV)/.installed
 
-serve: install
-	@echo "The BentoML service (serving/) is not written yet. Once it is, this target runs:"
-	@echo "    $(VENV)/bin/bentoml serve serving.service:Classifier   (model: the shipped AlterNet, ONNX Runtime on CPU)"
-	@echo "Meanwhile the model hub is installed:"
-	$(PY) -m hub list
+PORT ?= 3000
+HOST ?= 127.0.0.1
 
-test: install
+# The service on the shipped AlterNet with ONNX Runtime (HOWVITS_MODEL / HOWVITS_BACKEND change that).
+serve: install
+	BENTOML_DO_NOT_TRACK=true BENTOML_HOME=$${BENTOML_HOME:-$(CURDIR)/.bentoml} \
+		$(VENV)/bin/bentoml serve serving.service:Classifier --host $(HOST) --port $(PORT)
+
+# Headless Chromium for the UI test (Debian packages; installed when missing and we are root).
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; }; } \
+	|| echo "chromium/chromedriver not installed: the UI test will be skipped"; }
+
+test: install browser
 	$(PY) -m pytest -q
 
 lint: install
