@@ -58,8 +58,8 @@ def malformed_requests() -> list[tuple[str, str, dict]]:
     for name, data in bad_images().items():
         for endpoint in ("predict", "diagnose"):
             requests.append((f"{endpoint}: {name}", endpoint, {"files": {"image": ("x.png", data, "image/png")}}))
-        requests.append((f"predict_batch: {name}", "predict_batch",
-                         {"files": [("images", ("ok.png", PNG, "image/png")), ("images", ("x.png", data, "image/png"))]}))
+        pair = [("images", ("ok.png", PNG, "image/png")), ("images", ("x.png", data, "image/png"))]
+        requests.append((f"predict_batch: {name}", "predict_batch", {"files": pair}))
     good = {"files": {"image": ("cat.png", PNG, "image/png")}}
     for value in ("0", "-1", "11", "1000000000", "abc", "2.5", "", "null", "[1]", "1e400"):
         for endpoint in ("predict", "diagnose"):
@@ -71,7 +71,8 @@ def malformed_requests() -> list[tuple[str, str, dict]]:
         requests += [
             (f"{endpoint}: no body", endpoint, {}),
             (f"{endpoint}: unknown field", endpoint, {**good, "data": {"colour": "red"}}),
-            (f"{endpoint}: plain text body", endpoint, {"content": b"just text", "headers": {"content-type": "text/plain"}}),
+            (f"{endpoint}: plain text body", endpoint,
+             {"content": b"just text", "headers": {"content-type": "text/plain"}}),
             (f"{endpoint}: xml body", endpoint, {"content": b"<a/>", "headers": {"content-type": "application/xml"}}),
             (f"{endpoint}: broken json", endpoint, {"content": b"{", "headers": {"content-type": "application/json"}}),
             (f"{endpoint}: json array", endpoint, {"json": [1, 2, 3]}),
