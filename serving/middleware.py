@@ -1,6 +1,7 @@
-"""ASGI middleware in front of the BentoML app: ``GET /model``, ``GET /ui`` (the static page) and the request
+"""ASGI middleware in front of the BentoML app: ``GET /model``, ``GET /ui`` (the static page), the request
 body limit (413 before the body is read when Content-Length says so, or as soon as a streamed body passes
-the limit)."""
+the limit), multipart field names checked against each endpoint's fields (BentoML answers a file under an
+unknown name with a 500), and error bodies as one JSON object."""
 
 from __future__ import annotations
 
@@ -22,9 +23,67 @@ class BodyTooLarge(Exception):
     pass
 
 
+async def _read_body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Any:
+    sent = False
+
+    async def receive() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+def multipart_field_names(body: bytes, content_type: str) -> list[str] | None:
+    """The ``name`` of every part of a multipart body (None if the body cannot be parsed)."""
+    from python_multipart.multipart import MultipartParser, parse_options_header
+
+    _, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if not boundary:
+        return None
+    names: list[str] = []
+    header: dict[str, bytes] = {"field": b"", "value": b""}
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        header["field"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        header["value"] += data[start:end]
+
+    def on_header_end() -> None:
+        if header["field"].lower() == b"content-disposition":
+            _, params = parse_options_header(header["value"])
+            names.append(params.get(b"name", b"").decode("utf-8", "replace"))
+        header["field"], header["value"] = b"", b""
+
+    parser = MultipartParser(boundary, {"on_header_field": on_header_field, "on_header_value": on_header_value,
+                                        "on_header_end": on_header_end})
+    try:
+        parser.write(body)
+        parser.finalize()
+    except Exception:
+        return None
+    return names
+
+
 class HowvitsMiddleware:
-    def __init__(self, app: Any, max_body_bytes: int) -> None:
-        self.app, self.max_body_bytes = app, max_body_bytes
+    def __init__(self, app: Any, max_body_bytes: int, fields: dict[str, set[str]]) -> None:
+        self.app, self.max_body_bytes, self.fields = app, max_body_bytes, fields
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -76,6 +135,18 @@ class HowvitsMiddleware:
             await send(message)
 
         try:
+            content_type = headers.get(b"content-type", b"").decode("latin-1")
+            allowed = self.fields.get(path)
+            if allowed is not None and content_type.startswith("multipart/form-data"):
+                body = await _read_body(limited_receive)
+                names = multipart_field_names(body, content_type)
+                if names is None:
+                    return await _send_json(send, 400, {"error": "the multipart body cannot be parsed"})
+                unknown = sorted(set(names) - allowed)
+                if unknown:
+                    return await _send_json(send, 400, {"error": f"unknown field(s) {unknown}; this endpoint "
+                                                                 f"accepts {sorted(allowed)}"})
+                limited_receive = _replay(body)
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:

@@ -90,6 +90,11 @@ class PredictBatchInput(_StrictInput):
     top_k: int = 5
 
 
+class LogitsInput(_StrictInput):
+    batch: Annotated[np.ndarray, DType("float32"), Shape(INPUT_SHAPE),
+                     Field(description="normalised images (N, 3, H, W), as /predict feeds after preprocessing")]
+
+
 class DiagnoseInput(_StrictInput):
     image: Path
     top_k: int = 5
@@ -127,9 +132,8 @@ class Classifier:
     # -- the model call, batched across requests ---------------------------------------------------------------
 
     @bentoml.api(batchable=True, batch_dim=0, max_batch_size=SETTINGS.max_batch_size,
-                 max_latency_ms=SETTINGS.max_latency_ms)
-    def logits(self, batch: Annotated[np.ndarray, DType("float32"), Shape(INPUT_SHAPE)]
-               ) -> Annotated[np.ndarray, DType("float32")]:
+                 max_latency_ms=SETTINGS.max_latency_ms, input_spec=LogitsInput)
+    def logits(self, batch: np.ndarray) -> Annotated[np.ndarray, DType("float32")]:
         """Logits for a normalised batch ``(N, 3, H, W)`` (what /predict feeds after preprocessing)."""
         return self.predictor.predict(batch)
 
@@ -236,4 +240,6 @@ class Classifier:
                 "workers": SETTINGS.workers, "ready": self.ready}
 
 
-Classifier.add_asgi_middleware(HowvitsMiddleware, max_body_bytes=SETTINGS.max_body_bytes)
+FIELDS = {f"/{name}": set(spec.model_fields) for name, spec in
+          (("predict", PredictInput), ("predict_batch", PredictBatchInput), ("diagnose", DiagnoseInput))}
+Classifier.add_asgi_middleware(HowvitsMiddleware, max_body_bytes=SETTINGS.max_body_bytes, fields=FIELDS)

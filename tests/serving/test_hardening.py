@@ -45,7 +45,7 @@ def bad_images() -> dict[str, bytes]:
         "jpeg soi only": b"\xff\xd8", "bmp header only": _encoded("RGB", "BMP")[:20],
         "webp header only": _encoded("RGB", "WEBP")[:16],
     }
-    for cut in (16, 33, 60, 100, len(PNG) // 2, len(PNG) - 20):
+    for cut in (16, 33, 60, 100, len(PNG) // 2, 3 * len(PNG) // 4):
         cases[f"png cut at {cut}"] = PNG[:cut]
     for cut in (4, 30, 100, 300, len(jpeg) // 2):
         cases[f"jpeg cut at {cut}"] = jpeg[:cut]
