@@ -167,6 +167,7 @@ class Trainer:
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.step_model = torch.compile(step_model) if settings.compile else step_model
         self.history: list[dict[str, Any]] = []
+        self.commit = git_commit()  # the code this run started with, not whatever is checked out at the end
         self.elapsed = self.epoch_seconds = 0.0
         self.epoch_images = 0
 
@@ -391,7 +392,7 @@ class Trainer:
             f"({self.steps_per_epoch} steps of {recipe.batch_size} images each).",
             f"- Ran on {self.ddp.world} x {settings.device} (torch {torch.__version__}, "
             f"{settings.threads or torch.get_num_threads()} threads per process) in {_duration(self.elapsed)} of "
-            f"training; git commit `{git_commit()}`.",
+            f"training; git commit `{self.commit}` at launch.",
             f"- Final epoch: train loss {last.get('train_loss', float('nan')):.4f}, validation accuracy "
             f"{last.get('val_accuracy', float('nan')):.4f}; best epoch {best.get('epoch', '-')} "
             f"({best.get('val_accuracy', float('nan')):.4f}). The weights are the final epoch's. Per-epoch log: "

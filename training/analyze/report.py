@@ -42,6 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-size", default="5000", help="held-out split, as for every analysis")
     p.add_argument("--seed", default="0")
     p.add_argument("--analyses", default=",".join(SUITE), help=f"subset of {','.join(SUITE)}")
+    p.add_argument("--reuse", action="store_true",
+                   help="keep an analysis whose JSON is already in the model's folder (run with the same flags)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(run=run_report)
 
@@ -61,6 +63,11 @@ def run_report(args: argparse.Namespace) -> Path:
         folder = args.out / _slug(model)
         results[model], timings[model] = {}, {}
         for analysis in analyses:
+            existing = folder / f"{analysis}.json"
+            if args.reuse and existing.is_file():
+                results[model][analysis] = json.loads(existing.read_text())
+                timings[model][analysis] = results[model][analysis].get("seconds", float("nan"))
+                continue
             argv = [analysis, "--model", model, "--data", args.data, "--out", str(folder), "--root", args.root,
                     "--val-size", args.val_size, "--seed", args.seed, *SUITE[analysis]]
             if not args.progress:
@@ -70,7 +77,10 @@ def run_report(args: argparse.Namespace) -> Path:
             parsed = parser.parse_args(argv)
             path = parsed.run(parsed)
             timings[model][analysis] = time.perf_counter() - tic
-            results[model][analysis] = json.loads(Path(path).read_text())
+            payload = json.loads(Path(path).read_text())
+            payload["seconds"] = timings[model][analysis]
+            Path(path).write_text(json.dumps(payload, indent=1) + "\n")
+            results[model][analysis] = payload
     args.out.mkdir(parents=True, exist_ok=True)
     figures = _comparison_figures(results, args.out)
     claims = evaluate_claims(results)
