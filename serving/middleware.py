@@ -110,6 +110,7 @@ class HowvitsMiddleware:
             return message
 
         error_start: dict | None = None
+        error_body: list[bytes] = []
 
         async def tracking_send(message: dict) -> None:
             """Error bodies become one JSON object: BentoML wraps its own as a one-element list."""
@@ -119,20 +120,23 @@ class HowvitsMiddleware:
                 if message["status"] >= 400:
                     error_start = message
                     return
-            if error_start is not None and message["type"] == "http.response.body":
-                body = message.get("body", b"")
-                try:
-                    payload = json.loads(body)
-                    if isinstance(payload, list) and len(payload) == 1 and isinstance(payload[0], dict):
-                        body = json.dumps(payload[0]).encode()
-                except ValueError:
-                    pass
-                headers = [(k, v) for k, v in error_start.get("headers", []) if k.lower() != b"content-length"]
-                await send({**error_start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body})
-                error_start = None
+            if error_start is None or message["type"] != "http.response.body":
+                await send(message)
                 return
-            await send(message)
+            error_body.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(error_body)
+            try:
+                payload = json.loads(body)
+                if isinstance(payload, list) and len(payload) == 1 and isinstance(payload[0], dict):
+                    body = json.dumps(payload[0]).encode()
+            except ValueError:
+                pass
+            headers = [(k, v) for k, v in error_start.get("headers", []) if k.lower() != b"content-length"]
+            await send({**error_start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            error_start = None
 
         try:
             content_type = headers.get(b"content-type", b"").decode("latin-1")

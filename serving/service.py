@@ -3,8 +3,9 @@
 Serves the model named by ``HOWVITS_MODEL`` (default: the shipped AlterNet, no network needed) through the
 predictor interface (``HOWVITS_BACKEND``, default auto: TensorRT or ONNX Runtime CUDA on a GPU, ONNX Runtime
 on CPU). Every image request is decoded and validated here (4xx with a JSON message for anything wrong);
-model calls from concurrent requests are merged by BentoML's adaptive batching through the batchable
-``logits`` API. ``GET /model``, ``GET /ui`` and the request-size limit are served by
+model calls from concurrent requests are merged by adaptive batching in the worker
+(:mod:`serving.batcher`); the batchable ``/logits`` API (BentoML's dispatcher) serves clients that send
+preprocessed arrays. ``GET /model``, ``GET /ui`` and the request-size limit are served by
 :class:`serving.middleware.HowvitsMiddleware`.
 """
 
@@ -27,6 +28,7 @@ from export import load_predictor
 from export.predictor import TorchPredictor
 from hub.samples import sample_images
 from serving import state
+from serving.batcher import MicroBatcher, batch_size_histogram
 from serving.diagnostics import DiagnosisRequest, diagnose, figure_png
 from serving.images import ImageError, decode_image
 from serving.middleware import HowvitsMiddleware
@@ -34,6 +36,7 @@ from serving.settings import ServiceSettings
 
 SETTINGS = ServiceSettings.from_env()
 INPUT_SHAPE = state.input_shape(SETTINGS.model)
+BATCH_SIZES = batch_size_histogram()
 
 
 class Label(BaseModel):
@@ -123,6 +126,7 @@ class Classifier:
         warm = self.predictor.preprocess([image for image, _ in sample_images()])
         for size in (1, min(SETTINGS.max_batch_size, len(warm))):
             self.predictor.predict(warm[:size])
+        self.batcher = MicroBatcher(self.predictor.predict, SETTINGS.max_batch_size, BATCH_SIZES.observe)
         self.ready = True
         state.register(self, SETTINGS)
 
@@ -138,8 +142,8 @@ class Classifier:
         return self.predictor.predict(batch)
 
     async def _logits(self, batch: np.ndarray) -> np.ndarray:
-        if SETTINGS.batching and hasattr(self, "to_async"):
-            return np.asarray(await self.to_async.logits(batch), dtype=np.float32)
+        if SETTINGS.batching:
+            return await self.batcher(batch)
         return await asyncio.to_thread(self.predictor.predict, batch)
 
     # -- public endpoints ----------------------------------------------------------------------------------------
@@ -207,8 +211,8 @@ class Classifier:
         request = DiagnosisRequest(seed, draws, strength, top_k)
         result = await asyncio.to_thread(self._diagnose, decoded, request)
         clean = result.pop("clean_logits")
-        result.pop("prediction")  # the same as the top-level prediction
         png = figure_png(result, f"{SETTINGS.model}: diagnostics") if figure else None
+        result.pop("prediction")  # the same as the top-level prediction
         return Diagnosis(prediction=self._prediction(clean, info, top_k), diagnostics=result, figure_png_base64=png)
 
     def _diagnose(self, image: Any, request: DiagnosisRequest) -> dict:

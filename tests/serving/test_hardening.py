@@ -124,7 +124,7 @@ def test_malformed_requests_get_4xx_and_the_server_keeps_serving(server):
 def _batch_histogram(metrics: str) -> dict[str, float]:
     counts = {}
     for line in metrics.splitlines():
-        match = re.match(r'bentoml_service_adaptive_batch_size_bucket\{.*le="([^"]+)".*\} ([0-9.e+]+)', line)
+        match = re.match(r'howvits_model_batch_size_bucket\{.*le="([^"]+)".*\} ([0-9.e+]+)', line)
         if match:
             counts[match.group(1)] = counts.get(match.group(1), 0.0) + float(match.group(2))
     return counts
