@@ -156,6 +156,7 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     expected, got = weights(single), weights(ddp)
     worst = max((expected[k] - got[k]).abs().max().item() for k in expected)
+    print(f"DDP vs one process: max |weight difference| {worst:.3g}")
     assert worst < 1e-4, worst
     assert losses(ddp) == pytest.approx(losses(single), rel=1e-4)
     assert "torchrun" in (ddp / "README.md").read_text()
