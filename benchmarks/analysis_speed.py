@@ -80,17 +80,18 @@ def timed(fn):
     return result, time.perf_counter() - tic
 
 
-def hessian_benchmark(model: UnitModel, batch: tuple[torch.Tensor, torch.Tensor], k: int, tol: float) -> dict:
+def hessian_benchmark(model: UnitModel, batch: tuple[torch.Tensor, torch.Tensor], k: int, tol: float,
+                      max_iter: int) -> dict:
     from hub.layers import fused_attention
 
     model.eval()
     inputs, targets = batch
     op, build = timed(lambda: HessianOperator(model, [batch], LossSpec()))
     lanczos, t_lanczos = timed(lambda: lanczos_eigenvalues(op, op.size, k, 40, 0, tol, which="magnitude"))
-    ours_power, t_power = timed(lambda: power_iteration(op, op.size, k, 100, tol, 0))
+    ours_power, t_power = timed(lambda: power_iteration(op, op.size, k, max_iter, tol, 0))
     with fused_attention(False):
-        (plain, plain_products), t_plain = timed(lambda: textbook_power_iteration(model, inputs, targets, k, 100,
-                                                                                  tol, 0))
+        (plain, plain_products), t_plain = timed(lambda: textbook_power_iteration(model, inputs, targets, k,
+                                                                                  max_iter, tol, 0))
     return {
         "parameters": op.size, "batch": len(inputs),
         "ours_lanczos": {"seconds": build + t_lanczos, "products": lanczos.products, "values": lanczos.values},
@@ -146,17 +147,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--tol", type=float, default=1e-3)
+    parser.add_argument("--max-iter", type=int, default=100, help="power iterations per eigenvalue, both methods")
     parser.add_argument("--subset", type=int, default=2000)
     parser.add_argument("--points", type=int, default=21)
     parser.add_argument("--skip-landscape", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/analysis_speed.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    report = {"threads": args.threads, "torch": torch.__version__, "hessian": {}, "landscape": {}}
+    report = {"threads": args.threads, "torch": torch.__version__, "k": args.k, "tol": args.tol,
+              "max_iter": args.max_iter, "hessian": {}, "landscape": {}}
     for name in args.models.split(","):
         model = from_pretrained(name)
         batch = loss_batches(model, DataSpec(args.data, split="train", num_images=128, batch_size=128))[0]
-        result = hessian_benchmark(model, batch, args.k, args.tol)
+        result = hessian_benchmark(model, batch, args.k, args.tol, args.max_iter)
         report["hessian"][name] = result
         print(f"{name}: top-{args.k} Hessian eigenvalues, batch 128: textbook "
               f"{result['textbook_power_autograd_hvp']['seconds']:.1f}s, ours power "

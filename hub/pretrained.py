@@ -191,13 +191,15 @@ def from_pretrained(name: str, revision: str | None = None, local_files_only: bo
     """Load a model by short name, local folder, or Hub repo id (``org/name`` or ``org/name@revision``).
 
     ``local_files_only=None`` follows ``HF_HUB_OFFLINE``. The returned model is in eval mode and carries its
-    config (``model.config``: labels, preprocessing, weights sha256), ``model.source`` (folder, or repo@commit)
+    config (``model.config``: labels, preprocessing, weights sha256), ``model.source`` (the short name of a
+    shipped model, the folder, or repo@commit)
     and ``model.folder`` (where its files are, card included).
     """
     source = resolve(name, revision)
     if source.folder is not None:
         model = load_folder(source.folder, source.sha256)
-        model.source, model.folder = str(source.folder), source.folder
+        shipped = source.name in load_catalog() and not Path(source.name).expanduser().is_dir()
+        model.source, model.folder = source.name if shipped else str(source.folder), source.folder
         return model
     offline = constants.HF_HUB_OFFLINE if local_files_only is None else local_files_only
     folder, commit = _download(source, offline, cache_dir)
