@@ -18,11 +18,23 @@ import numpy as np
 import torch
 
 from export import ExportRequest, ImageSource, export_model
+from export.parity import GATES, Gate
 from export.predictor import OrtPredictor, Predictor, TorchPredictor, ort_session
 from hub import from_pretrained
 
 MODELS = ("resnet-tiny-cifar10", "vit-tiny-cifar10", "alternet-tiny-cifar10")
 PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")
+
+
+def gate_failures(measured: dict, gate: Gate) -> list[str]:
+    failures = []
+    if gate.max_abs is not None and measured["max_abs"] > gate.max_abs:
+        failures.append(f"max |diff| {measured['max_abs']:.3g} > {gate.max_abs:g}")
+    if gate.min_top1_agreement is not None and measured["top1_agreement"] < gate.min_top1_agreement:
+        failures.append(f"top-1 agreement {measured['top1_agreement']:.4f} < {gate.min_top1_agreement:g}")
+    if gate.max_accuracy_drop is not None and measured["accuracy_drop_pp"] > gate.max_accuracy_drop:
+        failures.append(f"accuracy drop {measured['accuracy_drop_pp']:.2f} pp > {gate.max_accuracy_drop:g} pp")
+    return failures
 
 
 def latencies(predictor: Predictor, batch: np.ndarray, seconds: float, warmup: int = 5) -> list[float]:
@@ -55,13 +67,18 @@ def main() -> None:
         accuracy: dict[str, dict] = {}
         for precision in PRECISIONS:
             path = args.work / name / f"model.{precision}.onnx"
+            # measured with an open gate so that a graph failing its real gate is still timed and reported
             manifest = export_model(ExportRequest(
-                name, path, precision,
+                name, path, precision, gate=Gate(),
                 parity=ImageSource(args.data, args.eval_images, 5000, "val"),
                 calibration=ImageSource(args.data, 512, 5000, "train")), model)
-            gate = manifest.parity[precision]
-            accuracy[precision] = {"torch": gate["accuracy_torch"], "onnx": gate["accuracy_onnx"],
-                                   "drop_pp": gate["accuracy_drop_pp"]}
+            measured = manifest.parity[precision]
+            failures = gate_failures(measured, GATES[precision])
+            accuracy[precision] = {"torch": measured["accuracy_torch"], "onnx": measured["accuracy_onnx"],
+                                   "drop_pp": measured["accuracy_drop_pp"], "max_abs": measured["max_abs"],
+                                   "top1_agreement": measured["top1_agreement"], "gate_failures": failures}
+            print(f"{name:22s} {precision:13s} accuracy {100 * measured['accuracy_onnx']:.2f}% (torch "
+                  f"{100 * measured['accuracy_torch']:.2f}%), gate {failures if failures else 'pass'}", flush=True)
             session = ort_session(path, cuda=False, threads=args.threads)
             predictors[f"ort-{precision}"] = OrtPredictor(model.config, name, "onnxruntime", precision,
                                                          session.get_providers(), args.threads, session=session)
