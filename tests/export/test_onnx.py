@@ -49,7 +49,7 @@ def test_trained_model_fp16_and_int8_graphs(tmp_path, fixture_tar):
     model = hub.from_pretrained("resnet-tiny-cifar10")
     fp16 = export_model(ExportRequest("resnet-tiny-cifar10", tmp_path / "m16.onnx", "fp16"), model)
     graph = onnx.load(str(tmp_path / "m16.onnx"))
-    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in graph.initializer)
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in graph.graph.initializer)
     assert graph.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # IO kept FP32
     assert fp16.parity["fp16"]["passed"] and fp16.parity["fp16"]["top1_agreement"] >= 0.99
 
