@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 from http import HTTPStatus
 
 from PIL import Image, UnidentifiedImageError
@@ -18,7 +19,16 @@ class ImageError(ValueError):
         self.status = status
 
 
-def decode_image(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
+@dataclass(frozen=True)
+class Decoded:
+    image: Image.Image
+    """RGB, original size."""
+    format: str
+    mode: str
+    """The mode before conversion (L, RGBA, P, ...)."""
+
+
+def decode_image(data: bytes, max_bytes: int, max_pixels: int) -> Decoded:
     """RGB image from JPEG/PNG/WebP/BMP bytes (grey, alpha and palette images are converted)."""
     if not data:
         raise ImageError("the image is empty (0 bytes)")
@@ -46,7 +56,7 @@ def decode_image(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
         raise ImageError(f"the image has too many pixels: {err}", HTTPStatus.REQUEST_ENTITY_TOO_LARGE) from err
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise ImageError(f"the image is corrupt or truncated: {err}") from err
-    return to_rgb(image)
+    return Decoded(to_rgb(image), image.format, image.mode)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -128,7 +128,7 @@ class Classifier:
             self.predictor.predict(warm[:size])
         self.batcher = MicroBatcher(self.predictor.predict, SETTINGS.max_batch_size, BATCH_SIZES.observe)
         self.ready = True
-        state.register(self, SETTINGS)
+        state.register(self)
 
     def __is_ready__(self) -> bool:
         return self.ready
@@ -155,16 +155,11 @@ class Classifier:
 
     def _decode(self, path: Path, what: str = "") -> tuple[Any, ImageInfo]:
         try:
-            data = Path(path).read_bytes()
-            image = decode_image(data, SETTINGS.max_body_bytes, SETTINGS.max_pixels)
+            decoded = decode_image(Path(path).read_bytes(), SETTINGS.max_body_bytes, SETTINGS.max_pixels)
         except ImageError as err:
             raise _fail(err, what) from err
-        from PIL import Image
-
-        with Image.open(path) as original:
-            info = ImageInfo(width=original.width, height=original.height, format=original.format,
-                             mode=original.mode)
-        return image, info
+        width, height = decoded.image.size
+        return decoded.image, ImageInfo(width=width, height=height, format=decoded.format, mode=decoded.mode)
 
     def _prediction(self, logits: np.ndarray, info: ImageInfo, top_k: int) -> Prediction:
         probs = torch.from_numpy(logits).double().softmax(-1)

@@ -9,8 +9,8 @@ from typing import Any
 _CURRENT: dict[str, Any] = {}
 
 
-def register(service: Any, settings: Any) -> None:
-    _CURRENT["service"], _CURRENT["settings"] = service, settings
+def register(service: Any) -> None:
+    _CURRENT["service"] = service
 
 
 def current() -> Any | None:

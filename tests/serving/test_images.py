@@ -22,13 +22,14 @@ def encoded(mode: str, fmt: str, size=(40, 30)) -> bytes:
                                            ("P", "PNG"), ("LA", "PNG"), ("I;16", "PNG"), ("RGB", "WEBP"),
                                            ("RGBA", "WEBP"), ("RGB", "BMP"), ("P", "BMP"), ("1", "PNG")])
 def test_accepted_images_become_rgb(mode, fmt):
-    image = decode_image(encoded(mode, fmt), **LIMITS)
-    assert image.mode == "RGB" and image.size == (40, 30)
+    decoded = decode_image(encoded(mode, fmt), **LIMITS)
+    assert decoded.image.mode == "RGB" and decoded.image.size == (40, 30)
+    assert decoded.format == fmt  # (PIL may store a palette BMP as 1-bit: the mode is what the file holds)
 
 
 def test_transparent_pixels_become_white():
-    image = decode_image(encoded("RGBA", "PNG"), **LIMITS)  # fully transparent black
-    assert image.getpixel((0, 0)) == (255, 255, 255)
+    decoded = decode_image(encoded("RGBA", "PNG"), **LIMITS)  # fully transparent black
+    assert decoded.image.getpixel((0, 0)) == (255, 255, 255)
 
 
 @pytest.mark.parametrize(("data", "status", "words"), [
