@@ -1,5 +1,8 @@
-"""Per-operator time of an exported graph in ONNX Runtime (its built-in profiler), to see why one precision is
-slower than another: ``python benchmarks/ort_op_profile.py runs/inference-bench/alternet-tiny-cifar10/model.int8.onnx``."""
+"""Per-operator time of exported graphs in ONNX Runtime (its built-in profiler), to see why one precision is
+slower than another:
+
+  python benchmarks/ort_op_profile.py runs/inference-bench/alternet-tiny-cifar10/model.{fp32,int8}.onnx
+"""
 
 from __future__ import annotations
 
