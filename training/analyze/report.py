@@ -100,6 +100,20 @@ def _has_msa(result: dict) -> bool:
     return any(u["kind"] == "msa" for u in result.get("fourier", {}).get("result", {}).get("units", []))
 
 
+def _msa_against_others(by_model: dict[str, dict[str, float]], measure: str) -> tuple[str, bool | None]:
+    """Evidence and verdict for "MSA units lower ``measure``, conv/MLP units raise it" over the MSA models."""
+    msa_models = [m for m in by_model if "msa" in by_model[m]]
+    if not msa_models:
+        return "no model with MSA units analysed", None
+    parts, ok = [], True
+    for m in msa_models:
+        changes = by_model[m]
+        others = [k for k in ("conv", "mlp") if k in changes]
+        ok &= changes["msa"] < 0 and all(changes[k] > changes["msa"] for k in others)
+        parts.append(f"{m}: MSA {changes['msa']:+.3f}, " + ", ".join(f"{k} {changes[k]:+.3f}" for k in others))
+    return f"{measure}: " + "; ".join(parts), ok
+
+
 def evaluate_claims(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Each paper claim with the numbers that test it and a verdict: supported / not supported / not tested."""
     claims = []
@@ -110,33 +124,12 @@ def evaluate_claims(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
     fourier = {m: r["fourier"]["result"]["mean_high_frequency_change_by_kind"] for m, r in results.items()
                if "fourier" in r}
-    msa_models = [m for m in fourier if "msa" in fourier[m]]
-    if msa_models:
-        parts, ok = [], True
-        for m in msa_models:
-            changes = fourier[m]
-            others = [changes[k] for k in ("conv", "mlp") if k in changes]
-            ok &= changes["msa"] < 0 and all(o > changes["msa"] for o in others)
-            parts.append(f"{m}: MSA {changes['msa']:+.3f}, " + ", ".join(
-                f"{k} {changes[k]:+.3f}" for k in ("conv", "mlp") if k in changes))
-        add("MSAs are low-pass filters (reduce high-frequency amplitude); Convs/MLPs the opposite",
-            "mean change of delta log amplitude at the highest frequency across units of each kind: "
-            + "; ".join(parts), ok)
-    else:
-        add("MSAs are low-pass filters; Convs/MLPs the opposite", "no model with MSA units analysed", None)
-
+    add("MSAs are low-pass filters (reduce high-frequency amplitude); Convs/MLPs the opposite",
+        *_msa_against_others(fourier, "mean change of delta log amplitude at the highest frequency across units "
+                                      "of each kind"))
     variance = {m: r["variance"]["result"]["mean_log_change_by_kind"] for m, r in results.items() if "variance" in r}
-    msa_models = [m for m in variance if "msa" in variance[m]]
-    if msa_models:
-        parts, ok = [], True
-        for m in msa_models:
-            changes = variance[m]
-            others = [changes[k] for k in ("conv", "mlp") if k in changes]
-            ok &= changes["msa"] < 0 and all(o > changes["msa"] for o in others)
-            parts.append(f"{m}: MSA {changes['msa']:+.3f}, " + ", ".join(
-                f"{k} {changes[k]:+.3f}" for k in ("conv", "mlp") if k in changes))
-        add("MSAs reduce feature-map variance; Convs/MLPs increase it",
-            "mean log ratio of output to input variance per unit kind: " + "; ".join(parts), ok)
+    add("MSAs reduce feature-map variance; Convs/MLPs increase it",
+        *_msa_against_others(variance, "mean log ratio of output to input variance per unit kind"))
 
     def high_drop(result: dict) -> float:
         bands = [b for b in result["noise"]["result"]["bands"] if b["centre_pi"] >= HIGH_FREQUENCY - 1e-9]
