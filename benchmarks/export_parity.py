@@ -16,9 +16,7 @@ import torch
 
 import hub
 from export import ExportRequest, export_model
-
-SMALLEST = {"alexnet": "alexnet", "vgg": "vgg_11", "resnet": "resnet_tiny", "vit": "vit_tiny", "pit": "pit_ti",
-            "mixer": "mixer_ti", "swin": "swin_t", "alternet": "alternet_tiny"}
+from export.parity import FAMILY_EXAMPLES
 
 
 def main() -> None:
@@ -27,7 +25,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for family, arch in SMALLEST.items():
+        for family, arch in FAMILY_EXAMPLES.items():
             torch.manual_seed(0)
             model = hub.create_model(arch, num_classes=10)
             for precision in ("fp32", "fp16"):

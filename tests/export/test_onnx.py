@@ -10,24 +10,20 @@ import torch
 import hub
 from export import ExportError, ExportRequest, ParityError, export_model
 from export.__main__ import main
-from export.parity import measure_parity
+from export.parity import FAMILY_EXAMPLES, measure_parity
 from export.pipeline import ImageSource, ort_runner
 from hub.registry import model_family
 
-# the smallest CIFAR model of each registered family module
-SMALLEST = {"alexnet": "alexnet", "vgg": "vgg_11", "resnet": "resnet_tiny", "vit": "vit_tiny", "pit": "pit_ti",
-            "mixer": "mixer_ti", "swin": "swin_t", "alternet": "alternet_tiny"}
-
 
 def test_the_table_covers_every_registered_family():
-    assert {model_family(name) for name in hub.list_models()} == set(SMALLEST)
+    assert {model_family(name) for name in hub.list_models()} == set(FAMILY_EXAMPLES)
 
 
-@pytest.mark.parametrize("family", sorted(SMALLEST))
+@pytest.mark.parametrize("family", sorted(FAMILY_EXAMPLES))
 def test_every_family_exports_and_passes_the_fp32_gate(family, tmp_path):
     torch.manual_seed(0)
-    model = hub.create_model(SMALLEST[family], num_classes=10)
-    manifest = export_model(ExportRequest(SMALLEST[family], tmp_path / "m.onnx"), model)
+    model = hub.create_model(FAMILY_EXAMPLES[family], num_classes=10)
+    manifest = export_model(ExportRequest(FAMILY_EXAMPLES[family], tmp_path / "m.onnx"), model)
     parity = manifest.parity["fp32"]
     assert parity["passed"] and parity["max_abs"] <= 1e-4 and parity["top1_agreement"] == 1.0
     assert parity["images"] == 40 and "shipped" in parity["data"]
