@@ -361,11 +361,12 @@ def corruption_robustness(model: UnitModel, loader, severities: tuple[int, ...] 
                 accumulator.update(model(normalise_batch(corrupted.to(device), model.config)).cpu(), labels)
         metrics = accumulator.compute()
         rows.append({"corruption": name, "severity": severity, "accuracy": metrics.accuracy, "nll": metrics.nll,
-                     "ece": metrics.ece})
+                     "ece": metrics.ece, "images": metrics.count})
     mean_accuracy = sum(r["accuracy"] for r in rows) / len(rows)
     per_corruption = {n: sum(r["accuracy"] for r in rows if r["corruption"] == n) / len(severities) for n in names}
     clean_metrics = clean.compute()
     return {"clean_accuracy": clean_metrics.accuracy, "clean_nll": clean_metrics.nll,
+            "images": min(r["images"] for r in rows),  # per set: the sample size behind each accuracy
             "mean_corrupted_accuracy": mean_accuracy, "mean_corruption_error": 1 - mean_accuracy,
             "per_corruption_accuracy": per_corruption, "sets": rows,
             "source": f"released CIFAR-C files in {released}" if released else

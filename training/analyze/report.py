@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import matplotlib.pyplot as plt
 
@@ -96,31 +99,92 @@ def _slug(model: str) -> str:
 
 # -- claims ------------------------------------------------------------------------------------------------------
 
+Verdict = Literal["supported", "not supported", "within noise", "not tested"]
+SIGNIFICANCE = 2.0
+"""A model-against-model gap counts only beyond this many standard errors; closer is "within noise"."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A per-model figure and its standard error, so that a verdict can tell a gap from sampling noise."""
+
+    value: float
+    se: float
+
+    def __str__(self) -> str:
+        return f"{self.value:.3g} +- {self.se:.2g}"
+
+    def percent(self) -> str:
+        return f"{100 * self.value:.1f} +- {100 * self.se:.1f}"
+
+
+def _lower_than(low: list[Estimate], high: list[Estimate]) -> Verdict:
+    """Is every ``low`` below every ``high``? Each pair is judged by its gap in combined standard errors."""
+    z = [(h.value - lo.value) / max(math.hypot(lo.se, h.se), 1e-12) for lo in low for h in high]
+    if all(s > SIGNIFICANCE for s in z):
+        return "supported"
+    if any(s < -SIGNIFICANCE for s in z):
+        return "not supported"
+    return "within noise"
+
+
+def _both(*verdicts: Verdict) -> Verdict:
+    if all(v == "supported" for v in verdicts):
+        return "supported"
+    return "not supported" if "not supported" in verdicts else "within noise"
+
+
+def _accuracy(p: float, images: int) -> Estimate:
+    return Estimate(p, math.sqrt(max(p * (1 - p), 1e-12) / images))
+
+
+def _high_band_drop(noise: dict) -> Estimate:
+    """Mean accuracy drop over the high-frequency bands. Per image the change in correctness is -1, 0 or +1 and
+    non-zero only for flipped predictions, so its variance is at most the flip rate: SE <= sqrt(flips / n)."""
+    bands = [b for b in noise["bands"] if b["centre_pi"] >= HIGH_FREQUENCY - 1e-9]
+    drop = sum(b["accuracy_drop"] for b in bands) / len(bands)
+    flips = sum(b["flip_rate"] for b in bands) / len(bands)
+    return Estimate(drop, math.sqrt(flips / noise["images"]))
+
+
+def _top_eigenvalue(hessian: dict) -> Estimate:
+    """Mean over batches of each batch's largest positive eigenvalue, SE from the spread between batches."""
+    tops = [max(v for v in batch if v > 0) for batch in hessian["per_batch"] if any(v > 0 for v in batch)]
+    se = statistics.stdev(tops) / math.sqrt(len(tops)) if len(tops) > 1 else math.inf
+    return Estimate(hessian["mean_top_positive"], se)
+
+
 def _has_msa(result: dict) -> bool:
     return any(u["kind"] == "msa" for u in result.get("fourier", {}).get("result", {}).get("units", []))
 
 
-def _msa_against_others(by_model: dict[str, dict[str, float]], measure: str) -> tuple[str, bool | None]:
+def _msa_against_others(by_model: dict[str, dict[str, float]], measure: str) -> tuple[str, Verdict]:
     """Evidence and verdict for "MSA units lower ``measure``, conv/MLP units raise it" over the MSA models."""
     msa_models = [m for m in by_model if "msa" in by_model[m]]
     if not msa_models:
-        return "no model with MSA units analysed", None
+        return "no model with MSA units analysed", "not tested"
     parts, ok = [], True
     for m in msa_models:
         changes = by_model[m]
         others = [k for k in ("conv", "mlp") if k in changes]
         ok &= changes["msa"] < 0 and all(changes[k] > changes["msa"] for k in others)
         parts.append(f"{m}: MSA {changes['msa']:+.3f}, " + ", ".join(f"{k} {changes[k]:+.3f}" for k in others))
-    return f"{measure}: " + "; ".join(parts), ok
+    return f"{measure}: " + "; ".join(parts), "supported" if ok else "not supported"
+
+
+def _msa_below_cnn(estimates: dict[str, Estimate], results: dict[str, dict[str, Any]]) -> Verdict | None:
+    msa = [e for m, e in estimates.items() if _has_msa(results[m])]
+    cnn = [e for m, e in estimates.items() if not _has_msa(results[m])]
+    return _lower_than(msa, cnn) if msa and cnn else None
 
 
 def evaluate_claims(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each paper claim with the numbers that test it and a verdict: supported / not supported / not tested."""
+    """Each paper claim with the numbers that test it and a verdict: supported, not supported, within noise (the
+    gap is under ``SIGNIFICANCE`` standard errors) or not tested."""
     claims = []
 
-    def add(claim: str, evidence: str, verdict: bool | None) -> None:
-        label = "not tested" if verdict is None else "supported" if verdict else "not supported"
-        claims.append({"claim": claim, "evidence": evidence, "verdict": label})
+    def add(claim: str, evidence: str, verdict: Verdict) -> None:
+        claims.append({"claim": claim, "evidence": evidence, "verdict": verdict})
 
     fourier = {m: r["fourier"]["result"]["mean_high_frequency_change_by_kind"] for m, r in results.items()
                if "fourier" in r}
@@ -131,41 +195,33 @@ def evaluate_claims(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     add("MSAs reduce feature-map variance; Convs/MLPs increase it",
         *_msa_against_others(variance, "mean log ratio of output to input variance per unit kind"))
 
-    def high_drop(result: dict) -> float:
-        bands = [b for b in result["noise"]["result"]["bands"] if b["centre_pi"] >= HIGH_FREQUENCY - 1e-9]
-        return sum(b["accuracy_drop"] for b in bands) / len(bands)
-
-    noise = {m: high_drop(r) for m, r in results.items() if "noise" in r}
-    cnn = [m for m in noise if not _has_msa(results[m])]
-    msa = [m for m in noise if _has_msa(results[m])]
-    if cnn and msa:
-        ok = max(noise[m] for m in msa) < min(noise[m] for m in cnn)
+    noise = {m: _high_band_drop(r["noise"]["result"]) for m, r in results.items() if "noise" in r}
+    if verdict := _msa_below_cnn(noise, results):
         add("MSA models are more robust to high-frequency noise than CNNs",
-            f"mean accuracy drop for bands >= {HIGH_FREQUENCY}pi: "
-            + ", ".join(f"{m} {100 * noise[m]:.1f} pp" for m in noise), ok)
+            f"mean accuracy drop (pp) for bands >= {HIGH_FREQUENCY}pi: "
+            + ", ".join(f"{m} {e.percent()}" for m, e in noise.items()), verdict)
 
-    hessian = {m: r["hessian"]["result"]["mean_top_positive"] for m, r in results.items() if "hessian" in r}
-    cnn = [m for m in hessian if not _has_msa(results[m])]
-    msa = [m for m in hessian if _has_msa(results[m])]
-    if cnn and msa:
-        ok = max(hessian[m] for m in msa) < min(hessian[m] for m in cnn)
+    hessian = {m: _top_eigenvalue(r["hessian"]["result"]) for m, r in results.items() if "hessian" in r}
+    if verdict := _msa_below_cnn(hessian, results):
         negative = {m: results[m]["hessian"]["result"]["negative_fraction"] for m in hessian}
         add("MSA models have smaller Hessian eigenvalue magnitudes (flatter loss)",
             "mean of each batch's largest positive eigenvalue: "
-            + ", ".join(f"{m} {hessian[m]:.3g} (negative share {100 * negative[m]:.0f}%)" for m in hessian), ok)
+            + ", ".join(f"{m} {e} (negative share {100 * negative[m]:.0f}%)" for m, e in hessian.items()), verdict)
 
-    accuracy = {m: r["lesion"]["result"]["clean_accuracy"] for m, r in results.items() if "lesion" in r}
-    robust = {m: r["corruptions"]["result"]["mean_corrupted_accuracy"] for m, r in results.items()
-              if "corruptions" in r}
+    accuracy = {m: _accuracy(r["lesion"]["result"]["clean_accuracy"], r["lesion"]["result"]["images"])
+                for m, r in results.items() if "lesion" in r}
+    robust = {m: _accuracy(r["corruptions"]["result"]["mean_corrupted_accuracy"], r["corruptions"]["result"]["images"])
+              for m, r in results.items() if "corruptions" in r}
     alter = [m for m in accuracy if "alternet" in m.lower()]
     resnet = [m for m in accuracy if "resnet" in m.lower()]
     if alter and resnet:
         a, r = alter[0], resnet[0]
-        ok = accuracy[a] > accuracy[r] and robust.get(a, 1) >= robust.get(r, 0)
-        evidence = f"accuracy {a} {100 * accuracy[a]:.1f}% vs {r} {100 * accuracy[r]:.1f}%"
+        verdicts = [_lower_than([accuracy[r]], [accuracy[a]])]
+        evidence = f"accuracy (%) {a} {accuracy[a].percent()} vs {r} {accuracy[r].percent()}"
         if a in robust and r in robust:
-            evidence += f"; mean corrupted accuracy {100 * robust[a]:.1f}% vs {100 * robust[r]:.1f}%"
-        add("AlterNet beats ResNet at equal budget (accuracy and robustness)", evidence, ok)
+            verdicts.append(_lower_than([robust[r]], [robust[a]]))
+            evidence += f"; mean corrupted accuracy (%) {robust[a].percent()} vs {robust[r].percent()}"
+        add("AlterNet beats ResNet at equal budget (accuracy and robustness)", evidence, _both(*verdicts))
     return claims
 
 

@@ -45,23 +45,40 @@ def test_report_runs_the_suite_and_judges_each_claim(tmp_path):
     claims = json.loads((tmp_path / "claims.json").read_text())["claims"]
     assert [c["claim"].split(" ")[0] for c in claims] == ["MSAs", "MSAs", "MSA", "AlterNet"]
     for claim in claims:
-        assert claim["claim"] in page and claim["verdict"] in ("supported", "not supported")
+        assert claim["claim"] in page and claim["verdict"] in ("supported", "not supported", "within noise")
     for figure in ("compare_fourier.png", "resnet_tiny/lesion.png", "alternet_tiny/noise.png"):
         assert (tmp_path / figure).is_file() and f"]({figure})" in page
 
 
-def test_claims_follow_the_numbers():
-    def result(kind_changes, variance, drops, top, accuracy):
-        units = [{"kind": k} for k in kind_changes]
-        return {"fourier": {"result": {"units": units, "mean_high_frequency_change_by_kind": kind_changes}},
-                "variance": {"result": {"mean_log_change_by_kind": variance}},
-                "noise": {"result": {"bands": [{"centre_pi": 1.0, "accuracy_drop": drops}]}},
-                "hessian": {"result": {"mean_top_positive": top, "negative_fraction": 0.1}},
-                "lesion": {"result": {"clean_accuracy": accuracy}}}
+def _claim_inputs(kind_changes, variance, drop, tops, accuracy, images):
+    """The parts of a model's analysis results that evaluate_claims reads."""
+    units = [{"kind": k} for k in kind_changes]
+    return {"fourier": {"result": {"units": units, "mean_high_frequency_change_by_kind": kind_changes}},
+            "variance": {"result": {"mean_log_change_by_kind": variance}},
+            "noise": {"result": {"images": images, "bands": [
+                {"centre_pi": 1.0, "accuracy_drop": drop, "flip_rate": drop + 0.05}]}},
+            "hessian": {"result": {"per_batch": [[t, -1.0] for t in tops], "mean_top_positive": sum(tops) / len(tops),
+                                   "negative_fraction": 0.5}},
+            "lesion": {"result": {"clean_accuracy": accuracy, "images": images}}}
 
-    supportive = {"resnet": result({"conv": 0.2}, {"conv": 0.1}, 0.3, 50.0, 0.80),
-                  "alternet": result({"conv": 0.1, "msa": -0.4}, {"conv": 0.2, "msa": -0.3}, 0.1, 20.0, 0.85)}
+
+def test_claims_follow_the_numbers():
+    msa_low = ({"conv": 0.1, "msa": -0.4}, {"conv": 0.2, "msa": -0.3})
+    supportive = {"resnet": _claim_inputs({"conv": 0.2}, {"conv": 0.1}, 0.3, [50.0, 52.0], 0.80, 10_000),
+                  "alternet": _claim_inputs(*msa_low, 0.1, [20.0, 22.0], 0.85, 10_000)}
     assert [c["verdict"] for c in evaluate_claims(supportive)] == ["supported"] * 5
-    contrary = {"resnet": result({"conv": 0.2}, {"conv": 0.1}, 0.1, 10.0, 0.90),
-                "alternet": result({"conv": -0.5, "msa": 0.4}, {"conv": -0.2, "msa": 0.3}, 0.3, 20.0, 0.85)}
+    contrary = {"resnet": _claim_inputs({"conv": 0.2}, {"conv": 0.1}, 0.1, [10.0, 12.0], 0.90, 10_000),
+                "alternet": _claim_inputs({"conv": -0.5, "msa": 0.4}, {"conv": -0.2, "msa": 0.3}, 0.3, [20.0, 22.0],
+                                          0.85, 10_000)}
     assert [c["verdict"] for c in evaluate_claims(contrary)] == ["not supported"] * 5
+
+
+def test_gaps_within_two_standard_errors_are_within_noise():
+    """The same ordering as the supportive case, but on 100 images and widely spread batches: too close to call."""
+    msa_low = ({"conv": 0.1, "msa": -0.4}, {"conv": 0.2, "msa": -0.3})
+    close = {"resnet": _claim_inputs({"conv": 0.2}, {"conv": 0.1}, 0.30, [10.0, 90.0], 0.80, 100),
+             "alternet": _claim_inputs(*msa_low, 0.25, [5.0, 85.0], 0.83, 100)}
+    verdicts = {c["claim"].split(" (")[0]: c["verdict"] for c in evaluate_claims(close)}
+    assert list(verdicts.values()) == ["supported", "supported", "within noise", "within noise", "within noise"]
+    evidence = " ".join(c["evidence"] for c in evaluate_claims(close))
+    assert "+-" in evidence
