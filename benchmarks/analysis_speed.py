@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--tol", type=float, default=1e-3)
-    parser.add_argument("--max-iter", type=int, default=100, help="power iterations per eigenvalue, both methods")
+    parser.add_argument("--max-iter", type=int, default=50, help="power iterations per eigenvalue, both methods")
     parser.add_argument("--subset", type=int, default=2000)
     parser.add_argument("--points", type=int, default=21)
     parser.add_argument("--skip-landscape", action="store_true")

@@ -135,7 +135,8 @@ def loss_landscape(model: nn.Module, batches: list[tuple[Tensor, Tensor]], spec:
     centre = (len(coords) // 2,) * spec.dims
     return {"coordinates": coords, "nll": values["nll"], "regulariser": values["regulariser"],
             "accuracy": values["accuracy"], "loss": values["nll"] + values["regulariser"],
-            "centre_nll": values["nll"][centre].item(), "points": len(points)}
+            "centre_nll": values["nll"][centre].item(), "points": len(points),
+            "points_evaluated": len(todo)}  # the rest were resumed from grid_path
 
 
 def plot_landscape(result: dict, spec: LandscapeSpec, title: str) -> plt.Figure:

@@ -63,5 +63,6 @@ def test_grid_centre_is_the_model_loss_and_runs_repeat_and_resume(model_and_batc
     resumed = loss_landscape(model, batches, spec, tmp_path / "a.json", {}, progress=False)
     assert resumed["nll"][0, 0].item() == 123.0
     assert torch.equal(resumed["nll"].flatten()[5:], first["nll"].flatten()[5:])
+    assert (first["points_evaluated"], resumed["points_evaluated"]) == (9, 4)
     with pytest.raises(ValueError, match="other settings"):
         loss_landscape(model, batches, LandscapeSpec(points=5), tmp_path / "a.json", {}, progress=False)
