@@ -290,7 +290,11 @@ def _markdown(args: argparse.Namespace, models: list[str], analyses: list[str], 
              "```", "", "## The paper's claims against our numbers", "",
              "| claim | our evidence | verdict |", "|---|---|---|"]
     lines += [f"| {c['claim']} | {c['evidence']} | **{c['verdict']}** |" for c in claims]
-    lines += ["", "## Comparisons", ""]
+    lines += ["", f"`a +- b` is a value and its standard error (binomial for accuracies, at most sqrt(flip rate / "
+              f"images) for noise-induced drops, the spread between batches for eigenvalues). A comparison "
+              f"between models counts only when the gap exceeds {SIGNIFICANCE:g} combined standard errors; "
+              f"closer is **within noise**: these numbers neither support nor contradict the claim.",
+              "", "## Comparisons", ""]
     lines += [f"![{name}]({path})" for name, path in figures.items()]
     lines += ["", "## Every figure", "", "| analysis | " + " | ".join(models) + " |",
               "|---|" + "---|" * len(models)]
