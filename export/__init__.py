@@ -2,7 +2,8 @@
 
 from export.errors import BackendUnavailable, ExportError, ParityError
 from export.pipeline import ExportRequest, ImageSource, export_model
-from export.predictor import Predictor, load_predictor
+from export.load import load_predictor
+from export.predictor import Predictor
 
 __all__ = ["BackendUnavailable", "ExportError", "ExportRequest", "ImageSource", "ParityError", "Predictor",
            "export_model", "load_predictor"]

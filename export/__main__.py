@@ -15,14 +15,14 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from export.errors import ExportError
 from export.parity import Gate
 from export.pipeline import PRECISIONS, ExportRequest, ImageSource, export_model
-from export.predictor import BACKENDS, load_predictor
+from export.load import BACKENDS, load_predictor
 from hub import HubError
+from hub.postprocess import probabilities, top_k
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,12 +98,8 @@ def run_tensorrt(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     predictor = load_predictor(args.source, args.backend, args.threads)
     logits = predictor.predict(predictor.preprocess([Image.open(p).convert("RGB") for p in args.images]))
-    probs = np.exp(logits - logits.max(1, keepdims=True))
-    probs /= probs.sum(1, keepdims=True)
-    labels = predictor.config.label_names or [str(i) for i in range(predictor.config.num_classes)]
-    for path, row in zip(args.images, probs, strict=True):
-        top = np.argsort(-row)[:5]
-        print(path, ", ".join(f"{labels[i]} {row[i]:.3f}" for i in top))
+    for path, row in zip(args.images, probabilities(logits), strict=True):
+        print(path, ", ".join(f"{s.label} {s.probability:.3f}" for s in top_k(row, predictor.config.labels, 5)))
     print(json.dumps({k: v for k, v in predictor.info().items() if k != "parity"}, default=str))
     return 0
 

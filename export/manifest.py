@@ -3,7 +3,6 @@ came from, how to feed it, and the parity figures it passed."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -12,14 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from hub.config import ModelConfig
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def versions() -> dict[str, str]:

@@ -25,10 +25,6 @@ class Gate:
     """In percentage points, on labelled images."""
 
 
-FAMILY_EXAMPLES = {"alexnet": "alexnet", "vgg": "vgg_11", "resnet": "resnet_tiny", "vit": "vit_tiny", "pit": "pit_ti",
-                   "mixer": "mixer_ti", "swin": "swin_t", "alternet": "alternet_tiny"}
-"""The smallest CIFAR model of each registered family module: what the every-family export checks use."""
-
 GATES: dict[str, Gate] = {
     "fp32": Gate(max_abs=1e-4, min_top1_agreement=1.0),
     "fp16": Gate(max_abs=1e-2, min_top1_agreement=0.99),

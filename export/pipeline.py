@@ -3,6 +3,7 @@ real images, and write the manifest. What ``python -m export onnx`` runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -10,11 +11,14 @@ from typing import Literal
 import numpy as np
 import torch
 
-from export.manifest import Manifest, file_sha256
+from export.manifest import Manifest
 from export.onnx_export import INPUT, OUTPUT, Exporter, export_onnx
+from export.ort import ort_session
 from export.parity import GATES, Gate, enforce, measure_parity
 from export.precision import Calibration, quantize_int8_dynamic, quantize_int8_static, to_fp16
 from hub import UnitModel, from_pretrained
+from hub.data import DataSpec
+from hub.files import file_sha256
 from hub.preprocess import eval_transform
 from hub.samples import sample_images
 
@@ -41,8 +45,6 @@ class ImageSource:
             names = [label for _, label in pairs]
             description = f"{len(pairs)} shipped CIFAR-10 sample images"
         else:
-            from training.analyze.common import DataSpec
-
             spec = DataSpec(self.data, val_size=self.val_size, split=self.split, num_images=self.count,
                             seed=self.seed, batch_size=256)
             base, indices = spec.base_and_indices(transform)
@@ -70,18 +72,15 @@ class ExportRequest:
     gate: Gate | None = None
 
 
-def ort_runner(path: Path, threads: int = 1):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+def ort_runner(path: Path, threads: int = 1) -> Callable[[np.ndarray], np.ndarray]:
+    """``batch -> logits`` on ONNX Runtime's CPU provider: what the parity gates run."""
+    session = ort_session(path, cuda=False, threads=threads)
     return lambda batch: session.run([OUTPUT], {INPUT: batch})[0]
 
 
 def export_model(request: ExportRequest, model: UnitModel | None = None) -> Manifest:
     model = model or from_pretrained(request.model)
-    source = getattr(model, "source", request.model)
+    source = model.source or request.model
     out = Path(request.out)
     fp32_path = out if request.precision == "fp32" else out.with_name(out.stem + ".fp32.onnx")
     exported = export_onnx(model, fp32_path, request.exporter, request.opset, request.max_batch)

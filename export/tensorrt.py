@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,11 @@ from typing import Any
 import numpy as np
 import onnx
 
+from export.cache import CACHE
 from export.errors import BackendUnavailable, ExportError
-from export.manifest import Manifest, file_sha256, manifest_path
-from export.predictor import CACHE, Predictor
+from export.manifest import Manifest, manifest_path
+from export.predictor import Predictor
+from hub.files import atomic_path, file_sha256
 
 INSTALL_HINT = ("TensorRT is not installed. It needs an NVIDIA GPU and NVIDIA's package index: "
                 "pip install 'tensorrt-cu12>=10,<12' --extra-index-url https://pypi.nvidia.com "
@@ -153,9 +154,8 @@ def build_engine(onnx_path: str | Path, precision: str = "fp32", batch: tuple[in
     if serialized is None:
         raise ExportError(f"TensorRT failed to build an engine from {graph_path} (see the log above)")
     timing_path.write_bytes(memoryview(config.get_timing_cache().serialize()))
-    tmp = engine_path.with_suffix(".tmp")
-    tmp.write_bytes(memoryview(serialized))
-    os.replace(tmp, engine_path)
+    with atomic_path(engine_path) as tmp:
+        tmp.write_bytes(memoryview(serialized))
     source = Manifest.load(onnx_path)
     source.onnx_file, source.precision = engine_path.name, precision
     source.parity = {**source.parity, "tensorrt_build": asdict(plan)}

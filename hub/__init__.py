@@ -4,8 +4,11 @@ from hub.card import CardInfo
 from hub.config import PRESETS, ModelConfig, Preset
 from hub.errors import HubError, IncompatibleWeightsError, NotAvailableError, UnknownModelError
 from hub.pretrained import from_pretrained, push_folder, push_to_hub, save_pretrained
-from hub.registry import create_model, is_model, list_models
+from hub.registry import create_model, family_examples, is_model, list_models, model_family, register_model
+from hub.layers import ParamRole
 from hub.units import UnitInfo, UnitKind, UnitModel, count_parameters
+
+from hub import models  # noqa: F401, I001  (importing the family modules registers them; after the registry)
 
 __all__ = [
     "PRESETS",
@@ -14,6 +17,7 @@ __all__ = [
     "IncompatibleWeightsError",
     "ModelConfig",
     "NotAvailableError",
+    "ParamRole",
     "Preset",
     "UnitInfo",
     "UnitKind",
@@ -21,10 +25,13 @@ __all__ = [
     "UnknownModelError",
     "count_parameters",
     "create_model",
+    "family_examples",
     "from_pretrained",
     "is_model",
     "list_models",
+    "model_family",
     "push_folder",
     "push_to_hub",
+    "register_model",
     "save_pretrained",
 ]

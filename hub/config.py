@@ -29,6 +29,13 @@ class Preset:
         """Large-input stem (strided 7x7 conv + max-pool) instead of the 3x3/1 CIFAR stem."""
         return self.img_size > 64
 
+    def check_fixed_size(self, img_size: int, family: str) -> None:
+        """For builders whose layers do not depend on the input size: any other ``img_size`` is refused rather
+        than recorded for a network that was not built for it."""
+        if img_size != self.img_size:
+            raise ValueError(f"{family} takes no img_size: it is built for the {self.name} preset's "
+                             f"{self.img_size}x{self.img_size} inputs; choose the preset instead")
+
 
 PRESETS: dict[str, Preset] = {
     "cifar": Preset("cifar", 32, 100, CIFAR100_MEAN, CIFAR100_STD, "bilinear", 1.0),
@@ -52,6 +59,11 @@ class ModelConfig:
     crop_pct: float = 1.0
     weights_sha256: str | None = None
     library: str = "howvits"
+
+    @property
+    def labels(self) -> list[str]:
+        """The class names, or the class indices as strings when the config has none."""
+        return self.label_names or [str(i) for i in range(self.num_classes)]
 
     @classmethod
     def for_preset(cls, architecture: str, preset: Preset, num_classes: int, model_args: dict[str, Any]) -> ModelConfig:

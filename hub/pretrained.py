@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
-import hashlib
 import os
 import re
 import tempfile
@@ -35,6 +34,7 @@ from hub.card import CardInfo, render_card
 from hub.catalog import load_catalog
 from hub.config import ModelConfig
 from hub.errors import HubError, IncompatibleWeightsError, NotAvailableError, UnknownModelError
+from hub.files import atomic_path, file_sha256
 from hub.registry import create_model, is_model, list_models
 from hub.units import UnitModel, count_parameters
 
@@ -127,14 +127,6 @@ def _download(source: Source, local_files_only: bool, cache_dir: str | None) -> 
     return config.parent, config.parent.name
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def check_state_dict(model: UnitModel, state: dict[str, Tensor]) -> None:
     """Fail with every missing key, unexpected key and shape mismatch at once."""
     expected = model.state_dict()
@@ -167,7 +159,7 @@ def load_folder(folder: Path, expected_sha256: str | None = None) -> UnitModel:
         extra = f" ({', '.join(pickles)} found: pickled weights are never loaded; convert them to safetensors)" \
             if pickles else ""
         raise NotAvailableError(f"{folder} has no {WEIGHTS_FILE}{extra}")
-    digest = sha256_of(weights_path)
+    digest = file_sha256(weights_path)
     for label, want in (("config.json", config.weights_sha256), ("the catalog", expected_sha256)):
         if want and want != digest:
             raise IncompatibleWeightsError(
@@ -218,10 +210,9 @@ def save_pretrained(model: UnitModel, folder: str | Path, *, metrics: dict[str, 
     if labels is not None and len(labels) != model.config.num_classes:
         raise HubError(f"{len(labels)} label names for a model with {model.config.num_classes} classes")
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = folder / f".{WEIGHTS_FILE}.tmp"
-    save_file(state, tmp, metadata={"format": "pt"})
-    tmp.replace(folder / WEIGHTS_FILE)  # atomic: a reader never sees half a file
-    config = dataclasses.replace(model.config, label_names=labels, weights_sha256=sha256_of(folder / WEIGHTS_FILE))
+    with atomic_path(folder / WEIGHTS_FILE) as tmp:
+        save_file(state, tmp, metadata={"format": "pt"})
+    config = dataclasses.replace(model.config, label_names=labels, weights_sha256=file_sha256(folder / WEIGHTS_FILE))
     config.save(folder / CONFIG_FILE)
     text = render_card(name or folder.name, config, count_parameters(model), card, metrics)
     (folder / CARD_FILE).write_text(text)

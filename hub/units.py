@@ -3,20 +3,39 @@
 A unit is one step an analysis can look at: the stem, each residual unit (a Conv block, an MSA or MLP
 sub-block), a pooling/merging step, and the head. Models are written as ``UnitModel(units)`` so that
 ``forward`` is literally the chain, which gives analyses (Fourier spectra, variance, lesion, CKA) one
-generic entry point with no per-family code: ``forward_features`` returns every unit's output as an
-NCHW map, whatever the unit's own layout (NCHW conv maps, NHWC Swin maps or token sequences).
+generic entry point with no per-family code: ``forward_intermediates`` returns every unit's output as an
+NCHW map, whatever the unit's own layout.
+
+The unit contract, for the author of a new family (one module in ``hub/models/``):
+
+- ``kind``: ``stem`` (first unit), ``conv``, ``msa``, ``mlp``, ``pool`` (any resolution or width change that
+  is not residual: max-pool, patch merging, token pooling, blur) and ``head`` (last unit, returns logits).
+  The paper's claims are judged per kind, so an attention block is ``msa`` and a channel MLP is ``mlp``.
+- ``stage``: 0 for the stem, then 1, 2, ... for each resolution stage, the head last. Unit names are
+  ``s{stage}.{index within the stage}.{kind}`` (``stem``, ``head``), stable across releases.
+- ``layout``: how the unit's output maps onto a grid: ``nchw`` (conv maps), ``nhwc`` (channels-last maps)
+  or ``tokens`` (``(B, prefix + H*W, C)``, with the grid and the number of non-spatial prefix tokens).
+- residual units subclass :class:`Residual` (or :class:`PreActResidual`), whose ``identity_path`` is what the
+  lesion study runs in place of the unit.
+- a module that owns a position embedding, a relative-position table or a learned token declares it in
+  ``param_roles`` (:class:`ParamRole`): such parameters take no weight decay with the DeiT/timm groups, and
+  position parameters stay fixed in the original's landscape normalisation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from torch import Tensor, nn
 
+from hub.config import ModelConfig
 from hub.layers import DropPath
+from hub.layers.roles import parameter_roles
 
 
 class UnitKind(StrEnum):
@@ -171,24 +190,47 @@ class UnitModel(nn.Module):
         if not units or units[-1].kind is not UnitKind.HEAD:
             raise ValueError("the last unit of a model must be its head")
         self.units = nn.ModuleList(units)
+        self.config: ModelConfig | None = None
+        """Architecture, classes, labels and preprocessing; set by ``create_model`` and ``from_pretrained``."""
+        self.source: str = ""
+        """Where the weights come from: a short name, a folder, ``repo@commit``, or the architecture's name."""
+        self.folder: Path | None = None
+        """The model folder the weights were loaded from (its card and metrics.json), if any."""
 
     def forward(self, x: Tensor) -> Tensor:
         for unit in self.units:
             x = unit(x)
         return x
 
-    def forward_features(self, x: Tensor, include_head: bool = False) -> dict[str, Tensor]:
-        """Every unit's output in order, as NCHW maps (tokens reshaped, CLS dropped), keyed by unit name."""
-        names = [info.name for info in self.unit_infos()]
+    def forward_intermediates(self, x: Tensor, indices: Sequence[int] | None = None,
+                              include_head: bool = False) -> dict[str, Tensor]:
+        """Unit outputs in order as NCHW maps (tokens reshaped, CLS dropped), keyed by unit name.
+
+        ``indices`` picks units by position (default: every unit but the head); the chain stops after the
+        last one asked for. ``include_head`` adds the logits under ``"head"``.
+        """
+        infos = self.unit_infos()
+        wanted = set(range(len(infos) - 1) if indices is None else (i % len(infos) for i in indices))
+        if include_head:
+            wanted.add(len(infos) - 1)
+        last = max(wanted, default=-1)
         out: dict[str, Tensor] = {}
-        for name, unit in zip(names, self.units, strict=True):
+        for info, unit in zip(infos[: last + 1], self.units, strict=False):
             x = unit(x)
-            if unit.kind is UnitKind.HEAD:
-                if include_head:
-                    out[name] = x
-                break
-            out[name] = unit.layout.to_map(x)
+            if info.index in wanted:
+                out[info.name] = x if unit.kind is UnitKind.HEAD else unit.layout.to_map(x)
         return out
+
+    def forward_features(self, x: Tensor, include_head: bool = False) -> dict[str, Tensor]:
+        """Deprecated alias of :meth:`forward_intermediates` (one release)."""
+        warnings.warn("UnitModel.forward_features is deprecated and will return the final feature map as in "
+                      "timm in the next release; use forward_intermediates for every unit's output",
+                      DeprecationWarning, stacklevel=2)
+        return self.forward_intermediates(x, include_head=include_head)
+
+    def no_weight_decay(self) -> set[str]:
+        """Names of parameters declared as position embeddings, tables or tokens (timm's method name)."""
+        return set(parameter_roles(self))
 
     def unit_infos(self) -> list[UnitInfo]:
         infos, per_stage = [], {}

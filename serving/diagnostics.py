@@ -3,9 +3,9 @@
 - the image's radially averaged power spectrum and its high-frequency energy share;
 - the prediction on low-pass and high-pass filtered versions (does the model rely on shape or texture?);
 - robustness to band-limited noise at low, middle and high frequencies (confidence change and flip rate
-  over seeded draws: :func:`training.analyze.freqnoise.image_band_robustness`);
+  over seeded draws: :func:`hub.noise.image_band_robustness`);
 - with the torch backend, the delta log amplitude at the highest frequency of the feature maps at the end of
-  each stage (:func:`training.analyze.fourier.feature_map_spectra` on this one image).
+  each stage (:class:`hub.frequency.DeltaLogAmplitude` of this one image's maps).
 
 Deterministic for a given image and seed: every model call here has a fixed batch composition.
 """
@@ -16,15 +16,18 @@ import base64
 import io
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from hub import UnitModel
 from hub.config import ModelConfig
+from hub.frequency import DeltaLogAmplitude, log_amplitude, power_spectrum, radial_frequency
+from hub.noise import BandNoise, image_band_robustness
+from hub.postprocess import top_k
 from hub.preprocess import normalise_batch
-from training.analyze.freqnoise import BandNoise, image_band_robustness
 
 BANDS = {"low": 0.1 * math.pi, "middle": 0.5 * math.pi, "high": 0.9 * math.pi}
 FILTER_CUTOFF = 0.3
@@ -41,50 +44,23 @@ class DiagnosisRequest:
     top_k: int = 5
 
 
-def _radius(height: int, width: int) -> Tensor:
-    """Normalised radial frequency (1 = pi) of every FFT bin, in FFT order."""
-    fy = torch.fft.fftfreq(height, dtype=torch.float64) * 2
-    fx = torch.fft.fftfreq(width, dtype=torch.float64) * 2
-    return torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)
-
-
-def power_spectrum(pixels: Tensor, bins: int | None = None) -> dict:
-    """Radially averaged power of the grey image (mean removed) in ``bins`` rings from 0 to pi."""
-    grey = pixels.double().mean(0)
-    power = torch.fft.fft2(grey - grey.mean()).abs().pow(2)
-    h, w = grey.shape
-    bins = bins or min(h, w) // 2
-    radius = _radius(h, w)
-    index = torch.round(radius * bins).long().clamp(max=bins + 1)
-    sums = torch.zeros(bins + 2, dtype=torch.float64).index_add_(0, index.flatten(), power.flatten())
-    counts = torch.bincount(index.flatten(), minlength=bins + 2).double()
-    profile = (sums / counts.clamp(min=1))[: bins + 1]
-    total = power.sum().item()
-    share = power[radius > HIGH_FREQUENCY].sum().item() / total if total > 0 else 0.0
-    return {"frequency_pi": (torch.arange(bins + 1) / bins).tolist(), "power": profile.tolist(),
-            "high_frequency_share": share, "threshold_pi": HIGH_FREQUENCY}
-
-
 def frequency_filtered(pixels: Tensor, cutoff: float, keep: str) -> Tensor:
     """Ideal circular low-pass (``keep="low"``) or high-pass (``"high"``, mean colour kept) filter."""
-    h, w = pixels.shape[-2:]
-    radius = _radius(h, w)
+    radius = radial_frequency(*pixels.shape[-2:])
     mask = radius <= cutoff if keep == "low" else radius > cutoff
     mask[0, 0] = True  # the mean colour: a high-passed image stays an image
     filtered = torch.fft.ifft2(torch.fft.fft2(pixels.double()) * mask).real
     return filtered.clamp(0, 1).float()
 
 
-def top_k(probabilities: Tensor, labels: list[str], k: int) -> list[dict]:
-    values, indices = probabilities.topk(min(k, len(labels)))
-    return [{"label": labels[i], "index": int(i), "probability": float(p)} for p, i in
-            zip(values.tolist(), indices.tolist(), strict=True)]
+def _top(probabilities: Tensor, labels: list[str], k: int) -> list[dict]:
+    return [asdict(score) for score in top_k(probabilities.double().numpy(), labels, k)]
 
 
 def diagnose(classify: Callable[[Tensor], Tensor], config: ModelConfig, pixels: Tensor,
-             request: DiagnosisRequest, model: torch.nn.Module | None = None) -> dict:
+             request: DiagnosisRequest, model: UnitModel | None = None) -> dict:
     """Everything above for one ``(3, H, W)`` image in [0, 1] already resized to the model's input size."""
-    labels = config.label_names or [str(i) for i in range(config.num_classes)]
+    labels = config.labels
     with torch.no_grad():
         clean = classify(normalise_batch(pixels[None], config)).softmax(-1)[0]
         filtered = torch.stack([frequency_filtered(pixels, FILTER_CUTOFF, "low"),
@@ -93,15 +69,15 @@ def diagnose(classify: Callable[[Tensor], Tensor], config: ModelConfig, pixels: 
     top = int(clean.argmax())
     shape_texture = {}
     for name, p in zip(("low_pass", "high_pass"), probs, strict=True):
-        shape_texture[name] = {"cutoff_pi": FILTER_CUTOFF, "prediction": top_k(p, labels, 1)[0],
+        shape_texture[name] = {"cutoff_pi": FILTER_CUTOFF, "prediction": _top(p, labels, 1)[0],
                                "agrees": int(p.argmax()) == top, "clean_class_probability": float(p[top])}
     settings = [BandNoise(centre, strength=request.strength) for centre in BANDS.values()]
     bands = image_band_robustness(classify, config, pixels, settings, request.draws, request.seed)
-    robustness = {name: {**row, "draws": request.draws, "strength_rms": request.strength}
+    robustness = {name: {**asdict(row), "draws": request.draws, "strength_rms": request.strength}
                   for name, row in zip(BANDS, bands, strict=True)}
     result = {
-        "prediction": top_k(clean, labels, request.top_k),
-        "spectrum": power_spectrum(pixels),
+        "prediction": _top(clean, labels, request.top_k),
+        "spectrum": asdict(power_spectrum(pixels, HIGH_FREQUENCY)),
         "shape_vs_texture": shape_texture,
         "band_noise": robustness,
         "feature_maps": _stage_amplitudes(model, normalise_batch(pixels[None], config)) if model is not None
@@ -111,14 +87,14 @@ def diagnose(classify: Callable[[Tensor], Tensor], config: ModelConfig, pixels: 
     return result
 
 
-def _stage_amplitudes(model: torch.nn.Module, x: Tensor) -> list[dict]:
-    from training.analyze.fourier import feature_map_spectra
-
-    spectra = feature_map_spectra(model, [(x, torch.zeros(1))], progress=False)
-    infos = model.unit_infos()[:-1]
-    last_of_stage = {info.stage: i for i, info in enumerate(infos)}
-    return [{"stage": stage, "unit": spectra[i].name, "kind": spectra[i].kind, "depth": spectra[i].depth,
-             "delta_log_amplitude_high": spectra[i].high_frequency} for stage, i in sorted(last_of_stage.items())]
+@torch.no_grad()
+def _stage_amplitudes(model: UnitModel, x: Tensor) -> list[dict]:
+    """The delta log amplitude at the highest frequency of the last unit's map of each stage."""
+    last_of_stage = {info.stage: info for info in model.unit_infos()[:-1]}
+    maps = model.eval().forward_intermediates(x, indices=[info.index for info in last_of_stage.values()])
+    return [{"stage": stage, "unit": info.name, "kind": info.kind.value, "depth": info.depth,
+             "delta_log_amplitude_high": DeltaLogAmplitude.of(log_amplitude(maps[info.name])).high_frequency}
+            for stage, info in sorted(last_of_stage.items())]
 
 
 def figure_png(result: dict, title: str) -> str:

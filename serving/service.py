@@ -26,6 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from export import load_predictor
 from export.predictor import TorchPredictor
+from hub import postprocess
+from hub.preprocess import eval_transform
 from hub.samples import sample_images
 from serving import state
 from serving.batcher import MicroBatcher, batch_size_histogram
@@ -34,7 +36,7 @@ from serving.images import ImageError, decode_image
 from serving.middleware import HowvitsMiddleware
 from serving.settings import ServiceSettings
 
-SETTINGS = ServiceSettings.from_env()
+SETTINGS = ServiceSettings()
 INPUT_SHAPE = state.input_shape(SETTINGS.model)
 BATCH_SIZES = batch_size_histogram()
 
@@ -118,7 +120,7 @@ class Classifier:
         self.ready = False
         self.predictor = load_predictor(SETTINGS.model, SETTINGS.backend, threads, SETTINGS.precision)
         self.config = self.predictor.config
-        self.labels = self.config.label_names or [str(i) for i in range(self.config.num_classes)]
+        self.labels = self.config.labels
         self.model_torch = self.predictor.model if isinstance(self.predictor, TorchPredictor) else None
         self.revision = (self.config.weights_sha256 or "unknown")[:12]
         if "@" in self.predictor.source:
@@ -161,11 +163,9 @@ class Classifier:
         width, height = decoded.image.size
         return decoded.image, ImageInfo(width=width, height=height, format=decoded.format, mode=decoded.mode)
 
-    def _prediction(self, logits: np.ndarray, info: ImageInfo, top_k: int) -> Prediction:
-        probs = torch.from_numpy(logits).double().softmax(-1)
-        values, indices = probs.topk(top_k)
-        labels = [Label(label=self.labels[i], index=i, probability=p) for p, i in
-                  zip(values.tolist(), indices.tolist(), strict=True)]
+    def _prediction(self, logits: np.ndarray, info: ImageInfo, k: int) -> Prediction:
+        labels = [Label(label=s.label, index=s.index, probability=s.probability)
+                  for s in postprocess.top_k(postprocess.probabilities(logits), self.labels, k)]
         return Prediction(model=SETTINGS.model, revision=self.revision, backend=self.predictor.backend,
                           top_k=labels, image=info)
 
@@ -211,8 +211,6 @@ class Classifier:
         return Diagnosis(prediction=self._prediction(clean, info, top_k), diagnostics=result, figure_png_base64=png)
 
     def _diagnose(self, image: Any, request: DiagnosisRequest) -> dict:
-        from hub.preprocess import eval_transform
-
         pixels = eval_transform(self.config, normalise=False)(image)
 
         def classify(x: torch.Tensor) -> torch.Tensor:

@@ -1,10 +1,11 @@
-"""Service settings, read once from the environment (``HOWVITS_*``), with defaults that serve the shipped
-AlterNet on ONNX Runtime with no network."""
+"""Service settings from the environment (``HOWVITS_*``, read by pydantic-settings), with defaults that serve
+the shipped AlterNet on ONNX Runtime with no network."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _cores() -> int:
@@ -14,8 +15,9 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-@dataclass(frozen=True)
-class ServiceSettings:
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOWVITS_", frozen=True, protected_namespaces=())
+
     model: str = "alternet-tiny-cifar10"
     """Short name, Hub repo id (org/name[@rev]) or model folder."""
     backend: str = "auto"
@@ -38,19 +40,3 @@ class ServiceSettings:
     @property
     def runtime_threads(self) -> int:
         return self.threads or max(1, _cores() // max(self.workers, 1))
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> ServiceSettings:
-        environ = os.environ if environ is None else environ
-        values = {}
-        for f in fields(cls):
-            raw = environ.get(f"HOWVITS_{f.name.upper()}")
-            if raw is None:
-                continue
-            if f.type == "bool":
-                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
-            elif f.type == "int":
-                values[f.name] = int(raw)
-            else:
-                values[f.name] = raw
-        return cls(**values)

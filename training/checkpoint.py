@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from hub.files import atomic_path
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -15,11 +16,8 @@ CHECKPOINT_FILE = "checkpoint.pt"
 def save_checkpoint(state: dict[str, Any], folder: Path) -> Path:
     """``torch.save`` into a temporary file in ``folder``, then rename it over ``checkpoint.pt``."""
     path = folder / CHECKPOINT_FILE
-    tmp = folder / f".{CHECKPOINT_FILE}.tmp"
-    torch.save(state, tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
     return path
 
 

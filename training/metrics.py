@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -114,31 +113,3 @@ class MetricAccumulator:
             freq_90=float(sure.double().mean()),
             count=len(confidence),
         )
-
-
-def plot_reliability(confidence: Tensor, correct: Tensor, path: Path, bins: int = 15, title: str = "") -> Path:
-    """Reliability diagram (accuracy vs confidence per bin, with the gap shaded) over a confidence histogram."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    stats = reliability_bins(confidence, correct, bins)
-    centres = [(i + 0.5) / bins for i in range(bins)]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(4.5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    top.bar(centres, [0 if a != a else a for a in stats["accuracy"]], width=1 / bins, edgecolor="black",
-            label="accuracy")
-    top.bar(centres, [0 if a != a else c - a for a, c in zip(stats["accuracy"], stats["confidence"], strict=True)],
-            bottom=[0 if a != a else a for a in stats["accuracy"]], width=1 / bins, color="tab:red", alpha=0.3,
-            label="gap to confidence")
-    top.plot([0, 1], [0, 1], "k--", linewidth=1)
-    ece = expected_calibration_error(confidence, correct, bins)
-    top.set(ylabel="accuracy", xlim=(0, 1), ylim=(0, 1), title=title or f"ECE ({bins} bins) = {ece:.4f}")
-    top.legend(loc="upper left")
-    bottom.bar(centres, stats["count"], width=1 / bins, color="gray", edgecolor="black")
-    bottom.set(xlabel="confidence", ylabel="samples")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path

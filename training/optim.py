@@ -7,18 +7,19 @@ import math
 import torch
 from torch import nn
 
+from hub.layers import parameter_roles
 from training.recipes import Recipe
-
-NO_DECAY_NAMES = ("pos_embed", "cls_token", "relative_bias")
 
 
 def parameter_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: bool) -> list[dict]:
     """One group with decay for everything (the original), or DeiT/timm groups: no decay on 1-D parameters
-    (norms, biases) and on position embeddings, CLS tokens and relative-position tables."""
+    (norms, biases) and on what the model's modules declare as position embeddings, relative-position tables
+    or tokens (:mod:`hub.layers.roles`)."""
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if decay_norm_and_bias:
         return [{"params": [p for _, p in params], "weight_decay": weight_decay}]
-    exempt = [p for n, p in params if p.ndim <= 1 or any(key in n for key in NO_DECAY_NAMES)]
+    declared = parameter_roles(model)
+    exempt = [p for n, p in params if p.ndim <= 1 or n in declared]
     exempt_ids = {id(p) for p in exempt}
     decayed = [p for _, p in params if id(p) not in exempt_ids]
     return [{"params": decayed, "weight_decay": weight_decay}, {"params": exempt, "weight_decay": 0.0}]

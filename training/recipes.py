@@ -19,37 +19,56 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import types
-import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
+
+from hub.cli import add_dataclass_arguments, dataclass_from_args
 
 
 @dataclass(frozen=True)
 class Recipe:
     name: str
-    optimizer: Literal["adamw", "sgd"] = field(default="adamw", metadata={"help": "adamw or sgd"})
-    lr: float = field(default=1.25e-4, metadata={"help": "peak learning rate"})
-    weight_decay: float = field(default=0.05, metadata={"help": "decoupled (AdamW) or L2 (SGD) weight decay"})
-    momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
-    decay_norm_and_bias: bool = field(default=True, metadata={
-        "help": "also decay norms, biases, embeddings and tables (the original: true; DeiT/timm: false)"})
-    batch_size: int = field(default=96, metadata={"help": "global batch size (split across DDP processes)"})
-    epochs: int = field(default=300, metadata={"help": "epochs after warm-up"})
-    warmup_epochs: int = field(default=5, metadata={"help": "linear warm-up epochs, before `epochs`"})
-    schedule: Literal["cosine", "multistep"] = field(default="cosine", metadata={"help": "cosine or multistep"})
-    milestones: tuple[int, ...] = field(default=(), metadata={"help": "multistep: epochs at which lr *= gamma"})
-    gamma: float = field(default=0.2, metadata={"help": "multistep decay factor"})
-    crop_padding: int = field(default=4, metadata={"help": "random-crop padding (0 disables the crop)"})
-    hflip: bool = field(default=True, metadata={"help": "random horizontal flip"})
-    randaugment_ops: int = field(default=2, metadata={"help": "RandAugment operations per image (0 disables)"})
-    randaugment_magnitude: int = field(default=9, metadata={"help": "RandAugment magnitude (0-30)"})
-    mixup_alpha: float = field(default=1.0, metadata={"help": "MixUp alpha (0 disables)"})
-    cutmix_alpha: float = field(default=0.8, metadata={"help": "CutMix alpha (0 disables)"})
-    label_smoothing: float = field(default=0.1, metadata={"help": "label smoothing"})
-    grad_clip: float | None = field(default=5.0, metadata={"help": "max global gradient norm (none disables)"})
-    drop_path: float = field(default=0.1, metadata={"help": "stochastic depth rate of the last unit"})
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    """adamw or sgd"""
+    lr: float = 1.25e-4
+    """peak learning rate"""
+    weight_decay: float = 0.05
+    """decoupled (AdamW) or L2 (SGD) weight decay"""
+    momentum: float = 0.9
+    """SGD momentum"""
+    decay_norm_and_bias: bool = True
+    """also decay norms, biases, embeddings and tables (the original: true; DeiT/timm: false)"""
+    batch_size: int = 96
+    """global batch size (split across DDP processes)"""
+    epochs: int = 300
+    """epochs after warm-up"""
+    warmup_epochs: int = 5
+    """linear warm-up epochs, before `epochs`"""
+    schedule: Literal["cosine", "multistep"] = "cosine"
+    """cosine or multistep"""
+    milestones: tuple[int, ...] = ()
+    """multistep: epochs at which lr *= gamma"""
+    gamma: float = 0.2
+    """multistep decay factor"""
+    crop_padding: int = 4
+    """random-crop padding (0 disables the crop)"""
+    hflip: bool = True
+    """random horizontal flip"""
+    randaugment_ops: int = 2
+    """RandAugment operations per image (0 disables)"""
+    randaugment_magnitude: int = 9
+    """RandAugment magnitude (0-30)"""
+    mixup_alpha: float = 1.0
+    """MixUp alpha (0 disables)"""
+    cutmix_alpha: float = 0.8
+    """CutMix alpha (0 disables)"""
+    label_smoothing: float = 0.1
+    """label smoothing"""
+    grad_clip: float | None = 5.0
+    """max global gradient norm (none disables)"""
+    drop_path: float = 0.1
+    """stochastic depth rate of the last unit"""
 
     def with_overrides(self, **changes: Any) -> Recipe:
         unknown = set(changes) - {f.name for f in fields(self)}
@@ -89,36 +108,11 @@ def get_recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
-def _parser_for(annotation: Any) -> tuple[Any, dict[str, Any]]:
-    """argparse ``type``/``nargs`` for a field annotation (float, int, bool, Literal, optional, tuple)."""
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        inner = next(a for a in args if a is not type(None))
-        convert, extra = _parser_for(inner)
-        return (lambda text: None if text.lower() == "none" else convert(text)), extra
-    if origin is Literal:
-        return str, {"choices": list(args)}
-    if origin is tuple:
-        return int, {"nargs": "*"}
-    if annotation is bool:
-        return (lambda text: text.lower() in ("1", "true", "yes", "on")), {"metavar": "{true,false}"}
-    return annotation, {}
-
-
 def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     """One ``--field`` flag per recipe field; a flag left out keeps the recipe's value (``none`` clears an optional)."""
     group = parser.add_argument_group("recipe overrides (default: the chosen recipe's value)")
-    hints = typing.get_type_hints(Recipe)
-    for f in fields(Recipe):
-        if f.name == "name":
-            continue
-        convert, extra = _parser_for(hints[f.name])
-        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=convert, default=argparse.SUPPRESS,
-                           help=f.metadata.get("help", ""), **extra)
+    add_dataclass_arguments(group, Recipe, exclude=("name",), keep_unset=True, bool_values=True)
 
 
 def recipe_from_args(args: argparse.Namespace, base: str) -> Recipe:
-    changes = {f.name: getattr(args, f.name) for f in fields(Recipe) if f.name != "name" and hasattr(args, f.name)}
-    if "milestones" in changes:
-        changes["milestones"] = tuple(changes["milestones"])
-    return get_recipe(base).with_overrides(**changes)
+    return dataclass_from_args(Recipe, args, base=get_recipe(base), exclude=("name",))

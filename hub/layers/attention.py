@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hub.layers.roles import ParamRole
 from hub.layers.windows import window_partition, window_reverse
 
 _FUSED = True
@@ -93,6 +95,8 @@ class WindowAttention(nn.Module):
     ``bias_per_head=False`` shares one relative-position table across heads, as AlterNet's local MSA does.
     ``out_dim`` may differ from ``dim`` (AlterNet's MSA expands back to the bottleneck width).
     """
+
+    param_roles: ClassVar[Mapping[str, ParamRole]] = {"relative_bias": ParamRole.POSITION}
 
     def __init__(self, dim: int, heads: int, window: int, resolution: tuple[int, int], dim_head: int | None = None,
                  shift: int = 0, qkv_bias: bool = False, out_dim: int | None = None,

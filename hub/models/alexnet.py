@@ -18,8 +18,10 @@ def conv_relu(cin: int, cout: int, kernel: int, stage: int, kind: UnitKind = Uni
     return SequentialUnit(kind, stage, nn.Conv2d(cin, cout, kernel, stride, kernel // 2), nn.ReLU(inplace=True))
 
 
-@register_model
+@register_model(example=True)
 def alexnet(preset: Preset, num_classes: int, img_size: int = 32) -> UnitModel:
+    """AlexNet without normalisation layers."""
+    preset.check_fixed_size(img_size, "AlexNet")
     big = preset.imagenet_stem
 
     def pool(stage: int) -> Unit:

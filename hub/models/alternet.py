@@ -13,7 +13,7 @@ from torch import nn
 
 from hub.config import Preset
 from hub.layers import WindowAttention, check_window, stochastic_depth_rates
-from hub.models.resnet import BASIC, BOTTLENECK, WIDTHS, BlockSpec, conv1x1, conv_stem, gap_head, pre_act_unit
+from hub.models.resnet import BASIC, BOTTLENECK, WIDTHS, BlockSpec, conv1x1, conv_stem, conv_unit, gap_head
 from hub.registry import register_model
 from hub.units import Permute, PreActResidual, Unit, UnitKind, UnitModel
 
@@ -57,7 +57,7 @@ def build_alternet(preset: Preset, num_classes: int, spec: BlockSpec, layers: tu
                 units.append(msa_unit(spec, cin, heads[s - 1], dim_head, window, grid, s, next(rates)))
             else:
                 stride = 2 if s > 1 and i == 0 else 1
-                units.append(pre_act_unit(spec, cin, planes, stride, s, next(rates)))
+                units.append(conv_unit(spec, cin, planes, stride, s, next(rates), preact=True))
                 cin = planes * spec.expansion
     units.append(gap_head(len(layers) + 1, cin, num_classes, preact=True))
     return UnitModel(units)
@@ -71,6 +71,7 @@ def alternet_18(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
 
 @register_model
 def alternet_34(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """AlterNet-34."""
     return build_alternet(preset, num_classes, BASIC, (3, 4, 6, 4), (0, 1, 3, 2), **kwargs)
 
 
@@ -82,15 +83,17 @@ def alternet_50(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
 
 @register_model
 def alternet_101(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """AlterNet-101."""
     return build_alternet(preset, num_classes, BOTTLENECK, (3, 4, 23, 4), (0, 1, 3, 2), **kwargs)
 
 
 @register_model
 def alternet_152(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """AlterNet-152."""
     return build_alternet(preset, num_classes, BOTTLENECK, (3, 8, 36, 4), (0, 1, 3, 2), **kwargs)
 
 
-@register_model
+@register_model(example=True)
 def alternet_tiny(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
     """AlterNet-18 at a quarter of the width (16-dim heads): the CPU-sized counterpart of ``resnet_tiny``."""
     kwargs = {"widths": (16, 32, 64, 128), "dim_head": 16, **kwargs}

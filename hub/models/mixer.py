@@ -46,16 +46,19 @@ def build_mixer(preset: Preset, num_classes: int, *, dim: int, depth: int, token
     return UnitModel(units)
 
 
-@register_model
+@register_model(example=True)
 def mixer_ti(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """Mixer-Ti: 8 blocks of width 256."""
     return build_mixer(preset, num_classes, dim=256, depth=8, token_hidden=128, channel_hidden=1024, **kwargs)
 
 
 @register_model
 def mixer_s(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """Mixer-S: 8 blocks of width 512."""
     return build_mixer(preset, num_classes, dim=512, depth=8, token_hidden=256, channel_hidden=2048, **kwargs)
 
 
 @register_model
 def mixer_b(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """Mixer-B: 12 blocks of width 768."""
     return build_mixer(preset, num_classes, dim=768, depth=12, token_hidden=384, channel_hidden=3072, **kwargs)

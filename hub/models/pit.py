@@ -57,24 +57,25 @@ def build_pit(preset: Preset, num_classes: int, *, base_dim: int, depths: tuple[
     return UnitModel(units)
 
 
-@register_model
+@register_model(example=True)
 def pit_ti(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """PiT-Ti: base width 32, stages of 2/6/4 blocks with 2/4/8 heads."""
     return build_pit(preset, num_classes, base_dim=32, depths=(2, 6, 4), heads=(2, 4, 8), **kwargs)
 
 
 @register_model
 def pit_xs(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """PiT-XS: base width 48, stages of 2/6/4 blocks with 2/4/8 heads."""
     return build_pit(preset, num_classes, base_dim=48, depths=(2, 6, 4), heads=(2, 4, 8), **kwargs)
 
 
 @register_model
 def pit_s(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """PiT-S: base width 48, stages of 2/6/4 blocks with 3/6/12 heads."""
     return build_pit(preset, num_classes, base_dim=48, depths=(2, 6, 4), heads=(3, 6, 12), **kwargs)
 
 
-@register_model
+@register_model(preset_args={"imagenet": {"patch_size": 14, "stride": 7}})
 def pit_b(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
     """PiT-B; its ImageNet patch is 14 with stride 7, as in the PiT paper."""
-    if preset.imagenet_stem:
-        kwargs = {"patch_size": 14, "stride": 7, **kwargs}
     return build_pit(preset, num_classes, base_dim=64, depths=(3, 6, 4), heads=(4, 8, 16), **kwargs)

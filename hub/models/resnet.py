@@ -78,25 +78,9 @@ class SmoothingUnit(Unit):
         return self.blur((self.tau * torch.tanh(x / self.tau)).relu())
 
 
-def post_act_unit(spec: BlockSpec, cin: int, planes: int, stride: int, stage: int, drop_path: float) -> Unit:
-    cout = planes * spec.expansion
-    if spec.bottleneck:
-        width = spec.inner_width(planes)
-        layers = [conv1x1(cin, width), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-                  conv3x3(width, width, stride, spec.groups), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-                  conv1x1(width, cout), nn.BatchNorm2d(cout)]
-    else:
-        layers = [conv3x3(cin, planes, stride), nn.BatchNorm2d(planes), nn.ReLU(inplace=True),
-                  conv3x3(planes, planes), nn.BatchNorm2d(planes)]
-    if spec.se:
-        layers.append(SqueezeExcite(cout))
-    shortcut = None
-    if stride != 1 or cin != cout:
-        shortcut = nn.Sequential(conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
-    return PostActResidual(UnitKind.CONV, stage, nn.Sequential(*layers), shortcut, drop_path)
-
-
-def pre_act_unit(spec: BlockSpec, cin: int, planes: int, stride: int, stage: int, drop_path: float) -> Unit:
+def branch_layers(spec: BlockSpec, cin: int, planes: int, stride: int, final_norm: bool) -> nn.Sequential:
+    """The residual branch: 1x1-3x3-1x1 (bottleneck) or 3x3-3x3 convs with BN-ReLU between them, a final BN for
+    post-activation units (pre-activation units normalise the next unit's input instead), then SE if asked."""
     cout = planes * spec.expansion
     if spec.bottleneck:
         width = spec.inner_width(planes)
@@ -105,11 +89,26 @@ def pre_act_unit(spec: BlockSpec, cin: int, planes: int, stride: int, stage: int
                   conv1x1(width, cout)]
     else:
         layers = [conv3x3(cin, planes, stride), nn.BatchNorm2d(planes), nn.ReLU(inplace=True), conv3x3(planes, planes)]
+    if final_norm:
+        layers.append(nn.BatchNorm2d(cout))
     if spec.se:
         layers.append(SqueezeExcite(cout))
-    shortcut = conv1x1(cin, cout, stride) if stride != 1 or cin != cout else None
-    preact = nn.Sequential(nn.BatchNorm2d(cin), nn.ReLU(inplace=False))
-    return PreActResidual(UnitKind.CONV, stage, preact, nn.Sequential(*layers), shortcut, drop_path)
+    return nn.Sequential(*layers)
+
+
+def conv_unit(spec: BlockSpec, cin: int, planes: int, stride: int, stage: int, drop_path: float,
+              preact: bool) -> Unit:
+    """A residual conv unit, post-activation (torchvision) or pre-activation (He et al. 2016b); the shortcut
+    projects (1x1 conv, plus BN when post-activation) when the stride or the width changes."""
+    cout = planes * spec.expansion
+    project = stride != 1 or cin != cout
+    branch = branch_layers(spec, cin, planes, stride, final_norm=not preact)
+    if not preact:
+        shortcut = nn.Sequential(conv1x1(cin, cout, stride), nn.BatchNorm2d(cout)) if project else None
+        return PostActResidual(UnitKind.CONV, stage, branch, shortcut, drop_path)
+    shortcut = conv1x1(cin, cout, stride) if project else None
+    norm_act = nn.Sequential(nn.BatchNorm2d(cin), nn.ReLU(inplace=False))
+    return PreActResidual(UnitKind.CONV, stage, norm_act, branch, shortcut, drop_path)
 
 
 def build_resnet(preset: Preset, num_classes: int, spec: BlockSpec, layers: tuple[int, ...], *, preact: bool = False,
@@ -117,14 +116,14 @@ def build_resnet(preset: Preset, num_classes: int, spec: BlockSpec, layers: tupl
                  img_size: int = 32) -> UnitModel:
     """Stem, ``layers[i]`` units per stage (stride 2 on the first unit of stages 2+), optional blur after
     every stage but the last, GAP head."""
-    make_unit = pre_act_unit if preact else post_act_unit
+    preset.check_fixed_size(img_size, "the ResNet family")
     rates = iter(stochastic_depth_rates(sum(layers), drop_path_rate))
     units: list[Unit] = [conv_stem(preset, widths[0], norm_act=not preact)]
     cin = widths[0]
     for s, (n, planes) in enumerate(zip(layers, widths, strict=True), start=1):
         for i in range(n):
             stride = 2 if s > 1 and i == 0 else 1
-            units.append(make_unit(spec, cin, planes, stride, s, next(rates)))
+            units.append(conv_unit(spec, cin, planes, stride, s, next(rates), preact))
             cin = planes * spec.expansion
         if smoothing and s < len(layers):
             units.append(SmoothingUnit(s))
@@ -136,38 +135,187 @@ DEPTHS = {18: (BASIC, (2, 2, 2, 2)), 34: (BASIC, (3, 4, 6, 3)), 50: (BOTTLENECK,
           101: (BOTTLENECK, (3, 4, 23, 3)), 152: (BOTTLENECK, (3, 8, 36, 3))}
 
 
-def _variant(depth: int, **spec_changes: object) -> tuple[BlockSpec, tuple[int, ...]]:
+def variant(depth: int, **spec_changes: object) -> tuple[BlockSpec, tuple[int, ...]]:
+    """The block spec and units per stage of a standard depth, with the block spec changed as asked."""
     spec, layers = DEPTHS[depth]
     return BlockSpec(spec.bottleneck, **spec_changes), layers
 
 
-def _register_depths(prefix: str, depths: tuple[int, ...], preact: bool = False, smoothing: bool = False,
-                     **spec_changes: object) -> None:
-    """Register ``{prefix}_{depth}`` for each depth; each entry is a one-line call of :func:`build_resnet`."""
-    for depth in depths:
-        spec, layers = _variant(depth, **spec_changes)
-
-        def entry(preset: Preset, num_classes: int, _spec=spec, _layers=layers, **kwargs) -> UnitModel:
-            return build_resnet(preset, num_classes, _spec, _layers, preact=preact, smoothing=smoothing, **kwargs)
-
-        entry.__name__ = entry.__qualname__ = f"{prefix}_{depth}"
-        entry.__module__ = __name__
-        entry.__doc__ = f"{prefix.replace('_', ' ')}-{depth}"
-        register_model(entry)
-
-
-ALL_DEPTHS = (18, 34, 50, 101, 152)
-_register_depths("resnet", ALL_DEPTHS)
-_register_depths("preresnet", ALL_DEPTHS, preact=True)
-_register_depths("resnet_smoothing", ALL_DEPTHS, smoothing=True)
-_register_depths("preresnet_smoothing", ALL_DEPTHS, preact=True, smoothing=True)
-_register_depths("seresnet", ALL_DEPTHS, se=True)
-_register_depths("resnext", (50,), groups=32, width_per_group=4)
-_register_depths("resnext", (101,), groups=32, width_per_group=8)
-_register_depths("wideresnet", (50, 101), width_per_group=128)
+@register_model
+def resnet_18(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """ResNet-18."""
+    return build_resnet(preset, num_classes, *variant(18), **kwargs)
 
 
 @register_model
+def resnet_34(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """ResNet-34."""
+    return build_resnet(preset, num_classes, *variant(34), **kwargs)
+
+
+@register_model
+def resnet_50(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """ResNet-50."""
+    return build_resnet(preset, num_classes, *variant(50), **kwargs)
+
+
+@register_model
+def resnet_101(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """ResNet-101."""
+    return build_resnet(preset, num_classes, *variant(101), **kwargs)
+
+
+@register_model
+def resnet_152(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """ResNet-152."""
+    return build_resnet(preset, num_classes, *variant(152), **kwargs)
+
+
+@register_model
+def preresnet_18(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """pre-activation ResNet-18."""
+    return build_resnet(preset, num_classes, *variant(18), preact=True, **kwargs)
+
+
+@register_model
+def preresnet_34(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """pre-activation ResNet-34."""
+    return build_resnet(preset, num_classes, *variant(34), preact=True, **kwargs)
+
+
+@register_model
+def preresnet_50(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """pre-activation ResNet-50."""
+    return build_resnet(preset, num_classes, *variant(50), preact=True, **kwargs)
+
+
+@register_model
+def preresnet_101(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """pre-activation ResNet-101."""
+    return build_resnet(preset, num_classes, *variant(101), preact=True, **kwargs)
+
+
+@register_model
+def preresnet_152(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """pre-activation ResNet-152."""
+    return build_resnet(preset, num_classes, *variant(152), preact=True, **kwargs)
+
+
+@register_model
+def resnet_smoothing_18(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """ResNet with a blur after every stage but the last-18."""
+    return build_resnet(preset, num_classes, *variant(18), smoothing=True, **kwargs)
+
+
+@register_model
+def resnet_smoothing_34(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """ResNet with a blur after every stage but the last-34."""
+    return build_resnet(preset, num_classes, *variant(34), smoothing=True, **kwargs)
+
+
+@register_model
+def resnet_smoothing_50(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """ResNet with a blur after every stage but the last-50."""
+    return build_resnet(preset, num_classes, *variant(50), smoothing=True, **kwargs)
+
+
+@register_model
+def resnet_smoothing_101(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """ResNet with a blur after every stage but the last-101."""
+    return build_resnet(preset, num_classes, *variant(101), smoothing=True, **kwargs)
+
+
+@register_model
+def resnet_smoothing_152(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """ResNet with a blur after every stage but the last-152."""
+    return build_resnet(preset, num_classes, *variant(152), smoothing=True, **kwargs)
+
+
+@register_model
+def preresnet_smoothing_18(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """pre-activation ResNet with a blur after every stage but the last-18."""
+    return build_resnet(preset, num_classes, *variant(18), preact=True, smoothing=True, **kwargs)
+
+
+@register_model
+def preresnet_smoothing_34(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """pre-activation ResNet with a blur after every stage but the last-34."""
+    return build_resnet(preset, num_classes, *variant(34), preact=True, smoothing=True, **kwargs)
+
+
+@register_model
+def preresnet_smoothing_50(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """pre-activation ResNet with a blur after every stage but the last-50."""
+    return build_resnet(preset, num_classes, *variant(50), preact=True, smoothing=True, **kwargs)
+
+
+@register_model
+def preresnet_smoothing_101(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """pre-activation ResNet with a blur after every stage but the last-101."""
+    return build_resnet(preset, num_classes, *variant(101), preact=True, smoothing=True, **kwargs)
+
+
+@register_model
+def preresnet_smoothing_152(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """pre-activation ResNet with a blur after every stage but the last-152."""
+    return build_resnet(preset, num_classes, *variant(152), preact=True, smoothing=True, **kwargs)
+
+
+@register_model
+def seresnet_18(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """SE-ResNet-18."""
+    return build_resnet(preset, num_classes, *variant(18, se=True), **kwargs)
+
+
+@register_model
+def seresnet_34(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """SE-ResNet-34."""
+    return build_resnet(preset, num_classes, *variant(34, se=True), **kwargs)
+
+
+@register_model
+def seresnet_50(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """SE-ResNet-50."""
+    return build_resnet(preset, num_classes, *variant(50, se=True), **kwargs)
+
+
+@register_model
+def seresnet_101(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """SE-ResNet-101."""
+    return build_resnet(preset, num_classes, *variant(101, se=True), **kwargs)
+
+
+@register_model
+def seresnet_152(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """SE-ResNet-152."""
+    return build_resnet(preset, num_classes, *variant(152, se=True), **kwargs)
+
+
+@register_model
+def resnext_50(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """ResNeXt-50 (32x4d)."""
+    return build_resnet(preset, num_classes, *variant(50, groups=32, width_per_group=4), **kwargs)
+
+
+@register_model
+def resnext_101(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """ResNeXt-101 (32x8d)."""
+    return build_resnet(preset, num_classes, *variant(101, groups=32, width_per_group=8), **kwargs)
+
+
+@register_model
+def wideresnet_50(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """Wide ResNet-50-2."""
+    return build_resnet(preset, num_classes, *variant(50, width_per_group=128), **kwargs)
+
+
+@register_model
+def wideresnet_101(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """Wide ResNet-101-2."""
+    return build_resnet(preset, num_classes, *variant(101, width_per_group=128), **kwargs)
+
+
+@register_model(example=True)
 def resnet_tiny(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
     """ResNet-18 at a quarter of the width (about 0.7M parameters): trains on a CPU in minutes."""
     return build_resnet(preset, num_classes, BASIC, (2, 2, 2, 2), widths=(16, 32, 64, 128), **kwargs)

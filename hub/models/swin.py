@@ -77,16 +77,19 @@ def build_swin(preset: Preset, num_classes: int, *, dim: int, depths: tuple[int,
     return UnitModel(units)
 
 
-@register_model
+@register_model(example=True)
 def swin_t(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """Swin-T: width 96, stages of 2/2/6/2 blocks."""
     return build_swin(preset, num_classes, dim=96, depths=(2, 2, 6, 2), heads=(3, 6, 12, 24), **kwargs)
 
 
 @register_model
 def swin_s(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """Swin-S: width 96, stages of 2/2/18/2 blocks."""
     return build_swin(preset, num_classes, dim=96, depths=(2, 2, 18, 2), heads=(3, 6, 12, 24), **kwargs)
 
 
 @register_model
 def swin_b(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """Swin-B: width 128, stages of 2/2/18/2 blocks."""
     return build_swin(preset, num_classes, dim=128, depths=(2, 2, 18, 2), heads=(4, 8, 16, 32), **kwargs)

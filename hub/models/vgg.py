@@ -35,6 +35,7 @@ def mlp_head(stage: int, features: int, pool: int, num_classes: int, dropout: fl
 
 def build_vgg(preset: Preset, num_classes: int, depth: int, *, preact: bool = False, img_size: int = 32) -> UnitModel:
     """The first conv is the stem (a bare conv for pre-act VGG, whose later units are BN-ReLU-conv)."""
+    preset.check_fixed_size(img_size, "the VGG family")
     stem = nn.Conv2d(3, WIDTHS[0], 3, 1, 1, bias=False)
     stem_layers = (stem,) if preact else (stem, nn.BatchNorm2d(WIDTHS[0]), nn.ReLU(inplace=True))
     units: list[Unit] = [SequentialUnit(UnitKind.STEM, 0, *stem_layers)]
@@ -49,15 +50,49 @@ def build_vgg(preset: Preset, num_classes: int, depth: int, *, preact: bool = Fa
     return UnitModel(units)
 
 
-def _register(prefix: str, preact: bool) -> None:
-    for depth in CONFIGS:
-        def entry(preset: Preset, num_classes: int, _depth: int = depth, **kwargs) -> UnitModel:
-            return build_vgg(preset, num_classes, _depth, preact=preact, **kwargs)
-
-        entry.__name__ = entry.__qualname__ = f"{prefix}_{depth}"
-        entry.__module__ = __name__
-        register_model(entry)
+@register_model(example=True)
+def vgg_11(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """VGG-11."""
+    return build_vgg(preset, num_classes, 11, **kwargs)
 
 
-_register("vgg", preact=False)
-_register("prevgg", preact=True)
+@register_model
+def vgg_13(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """VGG-13."""
+    return build_vgg(preset, num_classes, 13, **kwargs)
+
+
+@register_model
+def vgg_16(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """VGG-16."""
+    return build_vgg(preset, num_classes, 16, **kwargs)
+
+
+@register_model
+def vgg_19(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """VGG-19."""
+    return build_vgg(preset, num_classes, 19, **kwargs)
+
+
+@register_model
+def prevgg_11(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """pre-activation VGG-11."""
+    return build_vgg(preset, num_classes, 11, preact=True, **kwargs)
+
+
+@register_model
+def prevgg_13(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """pre-activation VGG-13."""
+    return build_vgg(preset, num_classes, 13, preact=True, **kwargs)
+
+
+@register_model
+def prevgg_16(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """pre-activation VGG-16."""
+    return build_vgg(preset, num_classes, 16, preact=True, **kwargs)
+
+
+@register_model
+def prevgg_19(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """pre-activation VGG-19."""
+    return build_vgg(preset, num_classes, 19, preact=True, **kwargs)

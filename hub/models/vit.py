@@ -6,11 +6,14 @@ MLP sub-block as its own unit, as the paper's Fourier and variance analyses spli
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 import torch
 from torch import Tensor, nn
 
 from hub.config import Preset
-from hub.layers import stochastic_depth_rates
+from hub.layers import ParamRole, stochastic_depth_rates
 from hub.models.transformer import TokenHead, init_token_params, mlp_unit, msa_unit, prepend
 from hub.registry import register_model
 from hub.units import MapLayout, Unit, UnitKind, UnitModel
@@ -18,6 +21,8 @@ from hub.units import MapLayout, Unit, UnitKind, UnitModel
 
 class PatchEmbed(Unit):
     """Non-overlapping patches -> tokens, plus CLS token and learned absolute positions."""
+
+    param_roles: ClassVar[Mapping[str, ParamRole]] = {"pos_embed": ParamRole.POSITION, "cls_token": ParamRole.TOKEN}
 
     def __init__(self, dim: int, patch: int, img_size: int, stride: int | None = None) -> None:
         stride = stride or patch
@@ -51,26 +56,29 @@ def build_vit(preset: Preset, num_classes: int, *, dim: int, depth: int, heads: 
 
 @register_model
 def vit_ti(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """ViT-Ti (DeiT-tiny width): 12 blocks of width 192, 3 heads."""
     return build_vit(preset, num_classes, dim=192, depth=12, heads=3, **kwargs)
 
 
 @register_model
 def vit_s(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """ViT-S: 12 blocks of width 384, 6 heads."""
     return build_vit(preset, num_classes, dim=384, depth=12, heads=6, **kwargs)
 
 
 @register_model
 def vit_b(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """ViT-B: 12 blocks of width 768, 12 heads."""
     return build_vit(preset, num_classes, dim=768, depth=12, heads=12, **kwargs)
 
 
 @register_model
 def vit_l(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
+    """ViT-L: 24 blocks of width 1024, 16 heads."""
     return build_vit(preset, num_classes, dim=1024, depth=24, heads=16, **kwargs)
 
 
-@register_model
+@register_model(example=True, preset_args={"cifar": {"patch_size": 4}})
 def vit_tiny(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
     """6 blocks of width 96 on 4x4 patches (64 tokens at 32x32): a CPU-sized ViT of about 0.7M parameters."""
-    kwargs = {"patch_size": 4 if not preset.imagenet_stem else 16, **kwargs}
     return build_vit(preset, num_classes, dim=96, depth=6, heads=3, **kwargs)

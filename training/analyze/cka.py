@@ -6,12 +6,29 @@ CKA(i, j) = sum HSIC(K_i, K_j) / sqrt(sum HSIC(K_i, K_i) * sum HSIC(K_j, K_j)). 
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 from tqdm import tqdm
 
 from hub import UnitModel
+from hub.data import DataSpec
+from training.analyze.inputs import Runtime, images_for
+
+
+@dataclass(frozen=True)
+class CkaSettings:
+    pass
+
+
+@dataclass(frozen=True)
+class CkaResult:
+    SCHEMA_VERSION: ClassVar[int] = 1
+    units: list[str]
+    cka: list[list[float]]
+    """``cka[i][j]`` between the outputs of units ``i`` and ``j``."""
 
 
 def unbiased_hsic_matrix(grams: Tensor) -> Tensor:
@@ -37,7 +54,7 @@ def minibatch_cka(model: UnitModel, loader, device: str = "cpu", progress: bool 
     for images, _ in tqdm(loader, desc="cka", unit="batch", disable=not progress):
         if len(images) < 4:
             continue
-        features = model.forward_features(images.to(device))
+        features = model.forward_intermediates(images.to(device))
         names = list(features)
         flat = [f.flatten(1).double() for f in features.values()]
         grams = torch.stack([f @ f.T for f in flat])
@@ -49,13 +66,6 @@ def minibatch_cka(model: UnitModel, loader, device: str = "cpu", progress: bool 
     return names, total / torch.outer(norms, norms)
 
 
-def plot_cka(names: list[str], cka: Tensor, title: str) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(7, 6))
-    image = ax.imshow(cka.numpy(), cmap="magma", vmin=0, vmax=1, origin="lower")
-    ticks = range(0, len(names), max(1, len(names) // 12))
-    ax.set_xticks(list(ticks), [names[i] for i in ticks], rotation=90, fontsize=7)
-    ax.set_yticks(list(ticks), [names[i] for i in ticks], fontsize=7)
-    fig.colorbar(image, ax=ax, label="linear CKA")
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
+def run(model: UnitModel, data: DataSpec, settings: CkaSettings, runtime: Runtime = Runtime()) -> CkaResult:
+    names, matrix = minibatch_cka(model, images_for(model, data), runtime.device, runtime.progress)
+    return CkaResult(names, matrix.tolist())

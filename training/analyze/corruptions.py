@@ -15,9 +15,10 @@ import hashlib
 import io
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -26,7 +27,9 @@ from torch import Tensor
 from tqdm import tqdm
 
 from hub import UnitModel
+from hub.data import DataSpec
 from hub.preprocess import normalise_batch
+from training.analyze.inputs import Runtime, images_for
 from training.metrics import MetricAccumulator
 
 Corruption = Callable[[Tensor, int, torch.Generator], Tensor]
@@ -333,10 +336,56 @@ def released_set(folder: Path, name: str, severity: int) -> tuple[np.ndarray, np
     return images[rows], labels[rows]
 
 
+@dataclass(frozen=True)
+class CorruptionSettings:
+    severities: tuple[int, ...] = (1, 2, 3, 4, 5)
+    """severities to run (1-5)"""
+    corruptions: tuple[str, ...] | None = None
+    """a subset of the 15 corruptions (none: all)"""
+    cifar_c: Path | None = None
+    """folder of the released CIFAR-10-C/100-C .npy files (none: generate the sets)"""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        names = self.corruptions or tuple(CORRUPTIONS)
+        unknown = sorted(set(names) - set(CORRUPTIONS))
+        if unknown:
+            raise ValueError(f"unknown corruption(s) {unknown}; choose from {', '.join(CORRUPTIONS)}")
+        return names
+
+
+@dataclass(frozen=True)
+class CorruptedSet:
+    corruption: str
+    severity: int
+    accuracy: float
+    nll: float
+    ece: float
+    images: int
+
+
+@dataclass(frozen=True)
+class CorruptionResult:
+    SCHEMA_VERSION: ClassVar[int] = 1
+    clean_accuracy: float
+    clean_nll: float
+    images: int
+    """Images per set: the sample size behind each accuracy."""
+    mean_corrupted_accuracy: float
+    """The paper's robustness: the mean accuracy over all (corruption, severity) sets."""
+    mean_corruption_error: float
+    per_corruption_accuracy: dict[str, float]
+    sets: list[CorruptedSet]
+    source: str
+
+    def accuracy(self, corruption: str, severity: int) -> float:
+        return next(s.accuracy for s in self.sets if s.corruption == corruption and s.severity == severity)
+
+
 @torch.no_grad()
 def corruption_robustness(model: UnitModel, loader, severities: tuple[int, ...] = (1, 2, 3, 4, 5),
                           names: tuple[str, ...] = tuple(CORRUPTIONS), seed: int = 0,
-                          released: Path | None = None, device: str = "cpu", progress: bool = True) -> dict:
+                          released: Path | None = None, device: str = "cpu", progress: bool = True) -> CorruptionResult:
     """Accuracy, NLL and ECE per (corruption, severity); the paper's robustness = mean accuracy over all sets.
 
     ``loader`` yields pixels in [0, 1] (used for the generated sets and the clean baseline)."""
@@ -360,34 +409,17 @@ def corruption_robustness(model: UnitModel, loader, severities: tuple[int, ...] 
                 corrupted = corrupt(pixels, name, severity, seed, i)
                 accumulator.update(model(normalise_batch(corrupted.to(device), model.config)).cpu(), labels)
         metrics = accumulator.compute()
-        rows.append({"corruption": name, "severity": severity, "accuracy": metrics.accuracy, "nll": metrics.nll,
-                     "ece": metrics.ece, "images": metrics.count})
-    mean_accuracy = sum(r["accuracy"] for r in rows) / len(rows)
-    per_corruption = {n: sum(r["accuracy"] for r in rows if r["corruption"] == n) / len(severities) for n in names}
+        rows.append(CorruptedSet(name, severity, metrics.accuracy, metrics.nll, metrics.ece, metrics.count))
+    mean_accuracy = sum(r.accuracy for r in rows) / len(rows)
+    per_corruption = {n: sum(r.accuracy for r in rows if r.corruption == n) / len(severities) for n in names}
     clean_metrics = clean.compute()
-    return {"clean_accuracy": clean_metrics.accuracy, "clean_nll": clean_metrics.nll,
-            "images": min(r["images"] for r in rows),  # per set: the sample size behind each accuracy
-            "mean_corrupted_accuracy": mean_accuracy, "mean_corruption_error": 1 - mean_accuracy,
-            "per_corruption_accuracy": per_corruption, "sets": rows,
-            "source": f"released CIFAR-C files in {released}" if released else
-            f"generated CIFAR-C-like (seed {seed}; line-kernel motion blur, procedural frost)"}
+    source = (f"released CIFAR-C files in {released}" if released else
+              f"generated CIFAR-C-like (seed {seed}; line-kernel motion blur, procedural frost)")
+    return CorruptionResult(clean_metrics.accuracy, clean_metrics.nll, min(r.images for r in rows), mean_accuracy,
+                            1 - mean_accuracy, per_corruption, rows, source)
 
 
-def plot_corruptions(result: dict, title: str) -> plt.Figure:
-    names = list(result["per_corruption_accuracy"])
-    severities = sorted({r["severity"] for r in result["sets"]})
-    table = np.array([[next(r["accuracy"] for r in result["sets"] if r["corruption"] == n and r["severity"] == s)
-                       for s in severities] for n in names])
-    fig, ax = plt.subplots(figsize=(6, 7))
-    image = ax.imshow(100 * table, cmap="viridis", vmin=0, vmax=100, aspect="auto")
-    ax.set_xticks(range(len(severities)), [str(s) for s in severities])
-    ax.set_yticks(range(len(names)), names, fontsize=8)
-    for i in range(len(names)):
-        for j in range(len(severities)):
-            ax.text(j, i, f"{100 * table[i, j]:.0f}", ha="center", va="center", fontsize=7, color="w")
-    ax.set_xlabel("severity")
-    fig.colorbar(image, ax=ax, label="accuracy (%)")
-    ax.set_title(f"{title}\nclean {100 * result['clean_accuracy']:.1f}%, mean corrupted "
-                 f"{100 * result['mean_corrupted_accuracy']:.1f}%")
-    fig.tight_layout()
-    return fig
+def run(model: UnitModel, data: DataSpec, settings: CorruptionSettings,
+        runtime: Runtime = Runtime()) -> CorruptionResult:
+    return corruption_robustness(model, images_for(model, data, normalise=False), settings.severities,
+                                 settings.names, data.seed, settings.cifar_c, runtime.device, runtime.progress)

@@ -15,26 +15,30 @@ Explicit choices, all recorded in the output:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
-import matplotlib.pyplot as plt
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from hub.data import DataSpec
 from hub.layers import fused_attention
+from training.analyze.inputs import Runtime, loss_batches
 from training.augment import soft_target_cross_entropy
+from training.recipes import RECIPES, get_recipe
 
 MatVec = Callable[[Tensor], Tensor]
+L2 = Literal["none", "half", "paper"]
 
 
 @dataclass(frozen=True)
 class LossSpec:
-    l2: Literal["none", "half", "paper"] = "none"
+    l2: L2 = "none"
     weight_decay: float = 0.05
     bn: Literal["eval", "train"] = "eval"
 
@@ -114,7 +118,7 @@ class HessianOperator:
         return total / count
 
 
-@dataclass
+@dataclass(frozen=True)
 class Eigenpairs:
     values: list[float]
     residuals: list[float]
@@ -237,7 +241,7 @@ class _Counting:
         return self.op(v)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Density:
     nodes: list[list[float]]
     weights: list[list[float]]
@@ -273,16 +277,35 @@ def slq_density(op: MatVec, size: int, steps: int = 30, probes: int = 4, seed: i
                    sigma)
 
 
+@dataclass(frozen=True)
+class MaxEigenvalueSpectrum:
+    """The paper's protocol: the top-k eigenvalues of each mini-batch's Hessian, collected over batches."""
+
+    per_batch: list[Eigenpairs]
+    mean_top_positive: float
+    """Mean over batches of each batch's largest positive eigenvalue (NaN if no batch has one)."""
+    negative_fraction: float
+    """Fraction of the collected eigenvalues that are negative."""
+
+    @property
+    def batches(self) -> int:
+        return len(self.per_batch)
+
+    @property
+    def values(self) -> list[float]:
+        return [v for pairs in self.per_batch for v in pairs.values]
+
+    def top_positive(self) -> list[float]:
+        """Each batch's largest positive eigenvalue (batches with none left out)."""
+        return [max(v for v in p.values if v > 0) for p in self.per_batch if any(v > 0 for v in p.values)]
+
+
 def max_eigenvalue_spectrum(model: nn.Module, batches: Iterator[tuple[Tensor, Tensor]], spec: LossSpec, k: int = 5,
                             method: Literal["power", "lanczos"] = "power", max_iter: int = 100, tol: float = 1e-3,
                             lanczos_steps: int = 30, seed: int = 0, progress: bool = True,
-                            total: int | None = None) -> dict:
-    """The paper's protocol: top-``k`` eigenvalues of each mini-batch's Hessian, collected over batches.
-
-    Both methods return the ``k`` largest by magnitude (a dominant negative one shows as negative, as in
-    PyHessian): ``power`` by deflated power iteration, ``lanczos`` from one Lanczos run (far fewer
-    products). Summary: the mean of each batch's largest positive
-    eigenvalue and the fraction of collected eigenvalues that are negative."""
+                            total: int | None = None) -> MaxEigenvalueSpectrum:
+    """Both methods return the ``k`` largest by magnitude (a dominant negative one shows as negative, as in
+    PyHessian): ``power`` by deflated power iteration, ``lanczos`` from one Lanczos run (far fewer products)."""
     per_batch = []
     for i, (inputs, targets) in enumerate(tqdm(batches, desc="hessian batches", unit="batch", total=total,
                                                disable=not progress)):
@@ -292,39 +315,72 @@ def max_eigenvalue_spectrum(model: nn.Module, batches: Iterator[tuple[Tensor, Te
         else:
             pairs = lanczos_eigenvalues(op, op.size, k, lanczos_steps, seed + i, tol, op.dtype, op.device,
                                         which="magnitude")
-        per_batch.append(pairs.values)
-    values = [v for batch in per_batch for v in batch]
-    positive_tops = [max(v for v in batch if v > 0) for batch in per_batch if any(v > 0 for v in batch)]
-    return {
-        "per_batch": per_batch,
-        "mean_top_positive": sum(positive_tops) / len(positive_tops) if positive_tops else float("nan"),
-        "negative_fraction": sum(v < 0 for v in values) / max(len(values), 1),
-        "batches": len(per_batch),
-    }
+        per_batch.append(pairs)
+    values = [v for pairs in per_batch for v in pairs.values]
+    partial = MaxEigenvalueSpectrum(per_batch, math.nan, sum(v < 0 for v in values) / max(len(values), 1))
+    tops = partial.top_positive()
+    return dataclasses.replace(partial, mean_top_positive=sum(tops) / len(tops) if tops else math.nan)
 
 
-def plot_spectra(spectra: dict[str, dict], density: dict[str, Density] | None, title: str) -> plt.Figure:
-    """Histogram of the max eigenvalue spectrum per model, and SLQ densities when given."""
-    panels = 2 if density else 1
-    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4), squeeze=False)
-    for label, spectrum in spectra.items():
-        values = [v for batch in spectrum["per_batch"] for v in batch]
-        axes[0, 0].hist(values, bins=40, alpha=0.5, density=True,
-                        label=f"{label} (mean top+ {spectrum['mean_top_positive']:.3g}, "
-                              f"neg {100 * spectrum['negative_fraction']:.0f}%)")
-    axes[0, 0].axvline(0, color="k", lw=0.5)
-    axes[0, 0].set_xlabel("eigenvalue")
-    axes[0, 0].set_ylabel("density over mini-batches")
-    axes[0, 0].set_title("max eigenvalue spectrum (top-k per batch)")
-    axes[0, 0].legend(fontsize=7)
-    if density:
-        for label, d in density.items():
-            axes[0, 1].plot(d.grid, d.density, label=label)
-        axes[0, 1].set_yscale("log")
-        axes[0, 1].set_ylim(bottom=1e-6)
-        axes[0, 1].set_xlabel("eigenvalue")
-        axes[0, 1].set_title("SLQ spectral density")
-        axes[0, 1].legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+@dataclass(frozen=True)
+class HessianSettings:
+    batches: int = 10
+    """mini-batches in the max eigenvalue spectrum"""
+    k: int = 5
+    """eigenvalues per batch"""
+    method: Literal["power", "lanczos"] = "power"
+    """both give the k largest by magnitude: power iteration with deflation (PyHessian) or one Lanczos run (far
+    fewer Hessian products)"""
+    max_iter: int = 100
+    """power iteration: products per eigenvalue at most"""
+    tol: float = 1e-3
+    """relative tolerance of an eigenvalue"""
+    lanczos_steps: int = 40
+    """Lanczos steps (also for the density)"""
+    augment: str = field(default="paper", metadata={"choices": ["none", *RECIPES]})
+    """training augmentation + MixUp/CutMix of this recipe, seeded; none: evaluation images, one-hot targets"""
+    l2: L2 = "paper"
+    """paper: wd * sum of tensor norms (the original); half: wd/2 |theta|^2; none"""
+    weight_decay: float = 0.05
+    """weight decay of the L2 term"""
+    bn: Literal["eval", "train"] = "eval"
+    """BatchNorm statistics during products"""
+    density: bool = False
+    """also the SLQ density and the Lanczos ends on the first batch"""
+    probes: int = 4
+    """SLQ probe vectors"""
+
+    @property
+    def loss(self) -> LossSpec:
+        return LossSpec(self.l2, self.weight_decay, self.bn)
+
+
+@dataclass(frozen=True)
+class LanczosEnds:
+    largest: Eigenpairs
+    smallest: Eigenpairs
+
+
+@dataclass(frozen=True)
+class HessianResult:
+    SCHEMA_VERSION: ClassVar[int] = 1
+    spectrum: MaxEigenvalueSpectrum
+    first_batch_lanczos: LanczosEnds | None = None
+    density: Density | None = None
+    attention: str = "explicit softmax (fused kernels have no double backward)"
+
+
+def run(model: nn.Module, data: DataSpec, settings: HessianSettings, runtime: Runtime = Runtime()) -> HessianResult:
+    augment = None if settings.augment == "none" else get_recipe(settings.augment)
+    batches = loss_batches(model, data, augment)[: settings.batches]
+    spectrum = max_eigenvalue_spectrum(model, iter(batches), settings.loss, settings.k, settings.method,
+                                       settings.max_iter, settings.tol, settings.lanczos_steps, data.seed,
+                                       runtime.progress, len(batches))
+    if not settings.density:
+        return HessianResult(spectrum)
+    op = HessianOperator(model, batches[:1], settings.loss)
+    density = slq_density(op, op.size, settings.lanczos_steps, settings.probes, data.seed, dtype=op.dtype,
+                          device=op.device)
+    ends = LanczosEnds(*(lanczos_eigenvalues(op, op.size, settings.k, settings.lanczos_steps, data.seed, settings.tol,
+                                             op.dtype, op.device, which) for which in ("largest", "smallest")))
+    return HessianResult(spectrum, ends, density)

@@ -4,7 +4,8 @@ Directions are seeded Gaussians over the parameters (BatchNorm running statistic
 normalised per tensor in one of two ways:
 - ``filter`` (Li et al. 2018): each output filter ``d[j]`` gets the norm of ``w[j]``;
 - ``paper`` (the original code): norms taken with ``norm(dim=0)``, i.e. per slice across output filters,
-  and position embeddings / relative-position tables are not perturbed.
+  and what the model declares as position embeddings / relative-position tables (``ParamRole.POSITION``)
+  is not perturbed.
 Tensors with fewer than 2 dimensions (biases, norm affine parameters) are not perturbed in either mode.
 
 Every grid point is evaluated on the same fixed batches (a chosen subset; optionally the training
@@ -16,30 +17,40 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-import matplotlib.pyplot as plt
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from training.analyze.hessian import LossSpec, l2_term
+from hub import UnitModel
+from hub.data import DataSpec
+from hub.files import atomic_path
+from hub.layers import ParamRole, parameter_roles
+from training.analyze.hessian import L2, LossSpec, l2_term
+from training.analyze.inputs import Runtime, loss_batches
 from training.augment import soft_target_cross_entropy
-
-PAPER_FROZEN_KEYS = ("pos_embed", "relative_position", "relative_bias")
+from training.recipes import RECIPES, get_recipe
 
 
 @dataclass(frozen=True)
-class LandscapeSpec:
+class LandscapeSettings:
     dims: Literal[1, 2] = 2
+    """1-D or 2-D grid"""
     points: int = 21
+    """grid points per axis (21, as the paper)"""
     span: float = 1.0
+    """the grid covers [-span, span]"""
     normalisation: Literal["filter", "paper"] = "filter"
-    seed: int = 0
-    l2: Literal["none", "half", "paper"] = "paper"
+    """filter: Li et al. per output filter; paper: the original's norm(dim=0) variant"""
+    augment: str = field(default="none", metadata={"choices": ["none", *RECIPES]})
+    """evaluate on seeded training augmentation of this recipe (the paper: paper)"""
+    l2: L2 = "paper"
+    """regulariser reported beside the NLL: paper (the original's), half or none"""
     weight_decay: float = 0.05
+    """weight decay of the L2 term"""
 
     @property
     def coordinates(self) -> list[float]:
@@ -47,12 +58,36 @@ class LandscapeSpec:
         return torch.linspace(-self.span, self.span, self.points, dtype=torch.float64).tolist()
 
 
+@dataclass(frozen=True)
+class LandscapeResult:
+    SCHEMA_VERSION: ClassVar[int] = 1
+    coordinates: list[float]
+    shape: tuple[int, ...]
+    """Grid shape: ``(points,)`` or ``(points, points)`` (second axis: direction 1)."""
+    nll: list[float]
+    """Row-major over ``shape``, like every grid below; NaN where a point diverged."""
+    regulariser: list[float]
+    accuracy: list[float]
+    centre_nll: float
+    points: int
+    points_evaluated: int
+    """Points computed in this run; the others were resumed from the grid file."""
+
+    @property
+    def loss(self) -> list[float]:
+        return [n + r for n, r in zip(self.nll, self.regulariser, strict=True)]
+
+    def grid(self, values: list[float]) -> Tensor:
+        return torch.tensor(values, dtype=torch.float64).view(self.shape)
+
+
 def random_direction(model: nn.Module, normalisation: str, generator: torch.Generator) -> dict[str, Tensor]:
     """One normalised Gaussian direction per parameter tensor (zeros where the mode does not perturb)."""
+    fixed = {n for n, role in parameter_roles(model).items() if role is ParamRole.POSITION}
     direction = {}
     for name, w in model.named_parameters():
         d = torch.randn(w.shape, generator=generator, dtype=torch.float64).to(w)
-        if w.ndim < 2 or (normalisation == "paper" and any(key in name for key in PAPER_FROZEN_KEYS)):
+        if w.ndim < 2 or (normalisation == "paper" and name in fixed):
             d.zero_()
         elif normalisation == "filter":
             dims = tuple(range(1, w.ndim))
@@ -80,9 +115,9 @@ def loss_at(model: nn.Module, batches: list[tuple[Tensor, Tensor]], loss_spec: L
 class GridFile:
     """The self-describing, resumable grid: settings plus one value per point (``null`` = not yet done)."""
 
-    def __init__(self, path: Path, settings: dict, shape: tuple[int, ...]) -> None:
+    def __init__(self, path: Path | None, settings: dict, shape: tuple[int, ...]) -> None:
         self.path, self.settings = path, settings
-        if path.is_file():
+        if path is not None and path.is_file():
             saved = json.loads(path.read_text())
             if saved["settings"] != settings:
                 raise ValueError(f"{path} holds a grid with other settings; delete it or choose another --out")
@@ -99,23 +134,24 @@ class GridFile:
         for key, value in values.items():
             self.values[key][index] = value if math.isfinite(value) else None
         self.values["done"][index] = True
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"settings": self.settings, "values": self.values}))
-        tmp.replace(self.path)
+        if self.path is not None:
+            with atomic_path(self.path) as tmp:
+                tmp.write_text(json.dumps({"settings": self.settings, "values": self.values}))
 
 
-def loss_landscape(model: nn.Module, batches: list[tuple[Tensor, Tensor]], spec: LandscapeSpec, grid_path: Path,
-                   data_settings: dict, progress: bool = True) -> dict:
-    """Evaluate the grid (resuming ``grid_path``), returning coordinates and NLL / regulariser / accuracy."""
+def loss_landscape(model: nn.Module, batches: list[tuple[Tensor, Tensor]], settings: LandscapeSettings, seed: int,
+                   grid_path: Path | None, data_settings: dict, progress: bool = True) -> LandscapeResult:
+    """Evaluate the grid (resuming ``grid_path`` when given), returning NLL / regulariser / accuracy per point."""
     model.eval()
-    generator = torch.Generator().manual_seed(spec.seed)
-    directions = [random_direction(model, spec.normalisation, generator) for _ in range(spec.dims)]
-    coords = spec.coordinates
-    points = [(a,) for a in coords] if spec.dims == 1 else [(a, b) for b in coords for a in coords]
-    grid = GridFile(grid_path, {"landscape": asdict(spec), "data": data_settings}, (len(points),))
+    generator = torch.Generator().manual_seed(seed)
+    directions = [random_direction(model, settings.normalisation, generator) for _ in range(settings.dims)]
+    coords = settings.coordinates
+    points = [(a,) for a in coords] if settings.dims == 1 else [(a, b) for b in coords for a in coords]
+    grid = GridFile(grid_path, {"landscape": {**asdict(settings), "seed": seed}, "data": data_settings},
+                    (len(points),))
     params = dict(model.named_parameters())
     base = {name: p.detach().clone() for name, p in params.items()}
-    loss_spec = LossSpec(spec.l2, spec.weight_decay)
+    loss_spec = LossSpec(settings.l2, settings.weight_decay)
     todo = [i for i in range(len(points)) if not grid.done(i)]
     try:
         for index in tqdm(todo, desc="landscape", unit="point", disable=not progress):
@@ -129,39 +165,19 @@ def loss_landscape(model: nn.Module, batches: list[tuple[Tensor, Tensor]], spec:
         with torch.no_grad():
             for name, p in params.items():
                 p.copy_(base[name])
-    shape = (len(coords),) * spec.dims
-    values = {key: torch.tensor([math.nan if v is None else v for v in vals], dtype=torch.float64).view(shape)
-              for key, vals in grid.values.items() if key != "done"}
-    centre = (len(coords) // 2,) * spec.dims
-    return {"coordinates": coords, "nll": values["nll"], "regulariser": values["regulariser"],
-            "accuracy": values["accuracy"], "loss": values["nll"] + values["regulariser"],
-            "centre_nll": values["nll"][centre].item(), "points": len(points),
-            "points_evaluated": len(todo)}  # the rest were resumed from grid_path
+    values = {key: [math.nan if v is None else v for v in vals] for key, vals in grid.values.items() if key != "done"}
+    shape = (len(coords),) * settings.dims
+    centre = sum(len(coords) // 2 * len(coords) ** i for i in range(settings.dims))  # row-major index of (0, 0)
+    return LandscapeResult(coords, shape, values["nll"], values["regulariser"], values["accuracy"],
+                           values["nll"][centre], len(points), len(todo))
 
 
-def plot_landscape(result: dict, spec: LandscapeSpec, title: str) -> plt.Figure:
-    coords = result["coordinates"]
-    if spec.dims == 1:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(coords, result["nll"].tolist(), label="NLL")
-        ax.plot(coords, result["loss"].tolist(), label=f"NLL + {spec.l2} L2")
-        ax.set_xlabel("direction 1")
-        ax.set_ylabel("loss")
-        ax.legend()
-    else:
-        fig = plt.figure(figsize=(12, 5))
-        ax = fig.add_subplot(1, 2, 1)
-        x, y = torch.meshgrid(torch.tensor(coords), torch.tensor(coords), indexing="xy")
-        z = result["loss"]
-        contour = ax.contour(x.numpy(), y.numpy(), z.numpy(), levels=20, cmap="plasma")
-        ax.clabel(contour, fontsize=6)
-        ax.set_xlabel("direction 1")
-        ax.set_ylabel("direction 2")
-        ax.set_title(f"NLL + {spec.l2} L2 (contours)")
-        ax3d = fig.add_subplot(1, 2, 2, projection="3d")
-        shifted = (z - torch.nan_to_num(z, nan=math.inf).min()).numpy()
-        ax3d.plot_surface(x.numpy(), y.numpy(), shifted, cmap="plasma", linewidth=0)
-        ax3d.set_title("surface (shifted to min 0)")
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+def run(model: UnitModel, data: DataSpec, settings: LandscapeSettings,
+        runtime: Runtime = Runtime()) -> LandscapeResult:
+    augment = None if settings.augment == "none" else get_recipe(settings.augment)
+    batches = loss_batches(model, data, augment)
+    grid = runtime.workdir / f"landscape_grid_{settings.dims}d.json" if runtime.workdir is not None else None
+    if grid is not None:
+        grid.parent.mkdir(parents=True, exist_ok=True)
+    provenance = {"model": model.source, "data": data.describe(), "augmentation": settings.augment}
+    return loss_landscape(model, batches, settings, data.seed, grid, provenance, runtime.progress)

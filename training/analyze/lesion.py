@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 from tqdm import tqdm
 
-from hub import UnitModel
-from training.analyze.common import KIND_COLOURS, shade_units
+from hub import UnitInfo, UnitModel
+from hub.data import DataSpec
+from training.analyze.inputs import Runtime, images_for
+
+
+@dataclass(frozen=True)
+class LesionSettings:
+    pass
+
+
+@dataclass(frozen=True)
+class LesionedUnit:
+    index: int
+    name: str
+    kind: str
+    depth: float
+    accuracy: float
+    """Accuracy with this unit replaced by its identity path."""
+    drop: float
+
+
+@dataclass(frozen=True)
+class LesionResult:
+    SCHEMA_VERSION: ClassVar[int] = 1
+    clean_accuracy: float
+    images: int
+    lesioned: list[LesionedUnit]
+    """Every residual unit, in order."""
+    units: list[UnitInfo]
+    """Every unit of the model (for depth plots)."""
 
 
 @torch.no_grad()
@@ -19,7 +49,7 @@ def accuracy(model: UnitModel, batches: list, device: str = "cpu") -> float:
     return correct / total
 
 
-def lesion_study(model: UnitModel, loader, device: str = "cpu", progress: bool = True) -> dict:
+def lesion_study(model: UnitModel, loader, device: str = "cpu", progress: bool = True) -> LesionResult:
     """Clean accuracy and, for every residual unit, the accuracy with that unit removed."""
     model.eval().to(device)
     batches = list(loader)
@@ -29,23 +59,9 @@ def lesion_study(model: UnitModel, loader, device: str = "cpu", progress: bool =
     for info in tqdm(residual, desc="lesion", unit="unit", disable=not progress):
         with model.lesioned(info.index):
             lesioned = accuracy(model, batches, device)
-        rows.append({"index": info.index, "name": info.name, "kind": info.kind.value, "depth": info.depth,
-                     "accuracy": lesioned, "drop": clean - lesioned})
-    return {"clean_accuracy": clean, "images": sum(len(b[1]) for b in batches), "units": rows}
+        rows.append(LesionedUnit(info.index, info.name, info.kind.value, info.depth, lesioned, clean - lesioned))
+    return LesionResult(clean, sum(len(b[1]) for b in batches), rows, model.unit_infos())
 
 
-def plot_lesion(model: UnitModel, result: dict, title: str) -> plt.Figure:
-    infos = model.unit_infos()
-    fig, ax = plt.subplots(figsize=(8, 4))
-    shade_units(ax, infos)
-    width = 0.8 / max(len(infos) - 1, 1)
-    by_kind = {}
-    for row in result["units"]:
-        info = infos[row["index"]]
-        by_kind[info.kind] = ax.bar(row["depth"], 100 * row["drop"], width=width, color=KIND_COLOURS[info.kind])
-    ax.legend(by_kind.values(), [k.value for k in by_kind], fontsize=8)
-    ax.set_xlabel("normalised depth of the removed unit")
-    ax.set_ylabel("accuracy drop (pp)")
-    ax.set_title(f"{title}: clean accuracy {100 * result['clean_accuracy']:.1f}%")
-    fig.tight_layout()
-    return fig
+def run(model: UnitModel, data: DataSpec, settings: LesionSettings, runtime: Runtime = Runtime()) -> LesionResult:
+    return lesion_study(model, images_for(model, data), runtime.device, runtime.progress)

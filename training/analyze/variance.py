@@ -3,15 +3,33 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from itertools import pairwise
+from typing import ClassVar
 
-import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from hub import UnitModel
-from training.analyze.common import depth_plot
+from hub import UnitInfo, UnitModel
+from hub.data import DataSpec
+from training.analyze.inputs import Runtime, images_for
+
+
+@dataclass(frozen=True)
+class VarianceSettings:
+    pass
+
+
+@dataclass(frozen=True)
+class VarianceResult:
+    SCHEMA_VERSION: ClassVar[int] = 1
+    variance: dict[str, float]
+    """Unit name -> mean feature-map variance (NaN for 1x1 maps)."""
+    units: list[UnitInfo]
+    mean_log_change_by_kind: dict[str, float]
+    """Mean log-ratio of a unit's output variance to its input's, per unit kind (< 0: the kind reduces it)."""
 
 
 def spatial_variance(fmap: Tensor) -> Tensor:
@@ -28,28 +46,23 @@ def feature_map_variance(model: UnitModel, loader, device: str = "cpu", progress
     sums: dict[str, float] = {}
     count = 0
     for images, _ in tqdm(loader, desc="variance", unit="batch", disable=not progress):
-        for name, fmap in model.forward_features(images.to(device)).items():
+        for name, fmap in model.forward_intermediates(images.to(device)).items():
             sums[name] = sums.get(name, 0.0) + spatial_variance(fmap).sum().item()
         count += len(images)
     return {name: total / count for name, total in sums.items()}
 
 
-def plot_variance(model: UnitModel, variance: dict[str, float], title: str) -> plt.Figure:
-    infos = model.unit_infos()[:-1]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    depth_plot(ax, infos, [variance[i.name] for i in infos], "feature-map variance")
-    ax.set_yscale("log")
-    ax.set_title(title + " (grey: MSA, purple: pooling)")
-    fig.tight_layout()
-    return fig
-
-
-def variance_changes_by_kind(model: UnitModel, variance: dict[str, float]) -> dict[str, float]:
-    """Mean log-ratio of a unit's output variance to its input's, per unit kind (< 0: the kind reduces it)."""
-    infos = model.unit_infos()[:-1]
+def variance_changes_by_kind(infos: list[UnitInfo], variance: dict[str, float]) -> dict[str, float]:
     ratios: dict[str, list[float]] = {}
     for before, after in pairwise(infos):
         a, b = variance[before.name], variance[after.name]
         if a > 0 and b > 0:
-            ratios.setdefault(after.kind.value, []).append(float(torch.log(torch.tensor(b / a))))
+            ratios.setdefault(after.kind.value, []).append(math.log(b / a))
     return {kind: sum(v) / len(v) for kind, v in ratios.items()}
+
+
+def run(model: UnitModel, data: DataSpec, settings: VarianceSettings,
+        runtime: Runtime = Runtime()) -> VarianceResult:
+    values = feature_map_variance(model, images_for(model, data), runtime.device, runtime.progress)
+    infos = model.unit_infos()[:-1]
+    return VarianceResult(values, infos, variance_changes_by_kind(infos, values))

@@ -1,0 +1,126 @@
+"""What a training run is asked to do: :class:`RunSettings` and the ``python -m training.train`` flags that
+fill it (the recipe's own flags come from :mod:`training.recipes`)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hub.config import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
+from hub.data import DataSpec, add_data_arguments, data_spec_from_args
+from training.recipes import RECIPES, Recipe, add_recipe_arguments, recipe_from_args
+
+NORMALISATION = {"cifar10": (CIFAR10_MEAN, CIFAR10_STD), "cifar100": (CIFAR100_MEAN, CIFAR100_STD)}
+
+
+@dataclass
+class RunSettings:
+    """Everything about a run that is not the recipe: what to train on, where, and how to execute it."""
+
+    model: str
+    data: DataSpec
+    """The training images: the training part of the held-out split (its validation part is evaluated)."""
+    out: Path
+    recipe: Recipe
+    dataset_name: str | None = None
+    preset: str = "cifar"
+    data_fraction: float = 1.0
+    device: str = "cpu"
+    threads: int | None = None
+    workers: int = 0
+    channels_last: bool = False
+    compile: bool = False
+    fused_optimizer: bool = False
+    amp: bool = True
+    resume: bool = False
+    push_to_hub: str | None = None
+    name: str | None = None
+    progress: bool = True
+    command: str = ""
+
+    @property
+    def seed(self) -> int:
+        """One seed for the split, the initialisation and every augmentation draw."""
+        return self.data.seed
+
+    @property
+    def normalisation(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        """The dataset's own mean/std when it is a CIFAR set; otherwise the model preset's are kept."""
+        return NORMALISATION.get(self.dataset_name or "")
+
+    def provenance(self) -> dict[str, Any]:
+        """What a checkpoint must match to be resumed by this run."""
+        return {"model": self.model, "dataset": self.data.data, "val_size": self.data.val_size or 0,
+                "seed": self.seed, "data_fraction": self.data_fraction, "recipe": dataclasses.asdict(self.recipe)}
+
+
+def build_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="registered architecture (python -m hub list)")
+    parser.add_argument("--out", required=True, type=Path, help="run folder; becomes the hub folder at the end")
+    parser.add_argument("--recipe", default="paper", choices=list(RECIPES), help="named recipe (default: paper)")
+    parser.add_argument("--dataset-name", default=None,
+                        help="what the data is (cifar10, cifar100, ...): the model card's dataset and, for "
+                             "CIFAR, the normalisation statistics (default: --dataset when it names CIFAR)")
+    parser.add_argument("--preset", default="cifar", choices=["cifar", "imagenet"],
+                        help="model preset: 32x32 CIFAR stem or 224x224 ImageNet stem (default: cifar)")
+    parser.add_argument("--data-fraction", type=float, default=1.0,
+                        help="train on this class-balanced fraction of the remaining images (default: 1)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per process (default: CPU cores / processes on this node)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="data-loader processes (default: 0 on CPU, where they would compete with the "
+                             "training threads; min(8, cores / processes) on CUDA)")
+    parser.add_argument("--channels-last", choices=["auto", "true", "false"], default="auto",
+                        help="NHWC memory format (default auto: on for CUDA)")
+    parser.add_argument("--fused-optimizer", choices=["auto", "true", "false"], default="auto",
+                        help="fused AdamW/SGD kernel (default auto: on for CUDA)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the training step")
+    parser.add_argument("--no-amp", dest="amp", action="store_false", help="disable bf16 autocast on CUDA")
+    parser.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    parser.add_argument("--name", default=None, help="model name in the card (default: the --out folder name)")
+    parser.add_argument("--push-to-hub", default=None, metavar="ORG/NAME",
+                        help="upload the finished hub folder to this Hub repo")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    add_data_arguments(parser, flag="--dataset", exclude=("split", "num_images", "batch_size"))
+    add_recipe_arguments(parser)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace, world: int, local_rank: int, local_world: int,
+                       argv: list[str]) -> RunSettings:
+    """Resolve the ``auto`` switches for the device this process trains on."""
+    cuda = torch.cuda.is_available()
+    device = args.device or ("cuda" if cuda else "cpu")
+    if device.startswith("cuda"):
+        if not cuda:
+            raise ValueError("--device cuda was asked for but torch sees no CUDA GPU")
+        device = f"cuda:{local_rank}"
+    on_cuda = device.startswith("cuda")
+    cores = os.cpu_count() or 1
+    threads = args.threads or max(1, cores // local_world)
+    workers = args.workers if args.workers is not None else (min(8, cores // local_world) if on_cuda else 0)
+
+    def switch(value: str) -> bool:
+        return on_cuda if value == "auto" else value == "true"
+
+    data = dataclasses.replace(data_spec_from_args(args), split="train")
+    dataset_name = args.dataset_name or (data.data if data.data in NORMALISATION else None)
+    launcher = "torchrun --nproc_per_node N -m training.train" if world > 1 else "python -m training.train"
+    return RunSettings(
+        model=args.model, data=data, out=args.out, recipe=recipe_from_args(args, args.recipe),
+        dataset_name=dataset_name, preset=args.preset, data_fraction=args.data_fraction, device=device,
+        threads=threads, workers=workers, channels_last=switch(args.channels_last), compile=args.compile,
+        fused_optimizer=switch(args.fused_optimizer), amp=args.amp, resume=args.resume, push_to_hub=args.push_to_hub,
+        name=args.name, progress=args.progress,
+        command=f"{launcher} {shlex.join(a for a in argv if a != '--resume')}",
+    )
