@@ -22,9 +22,10 @@ import torch
 from torch.func import functional_call
 
 from hub import UnitModel, from_pretrained
-from training.analyze.common import DataSpec, loss_batches
+from hub.data import DataSpec
 from training.analyze.hessian import HessianOperator, LossSpec, lanczos_eigenvalues, power_iteration
-from training.analyze.landscape import LandscapeSpec, loss_at, random_direction
+from training.analyze.inputs import loss_batches
+from training.analyze.landscape import LandscapeSettings, loss_at, random_direction
 from training.augment import soft_target_cross_entropy
 
 MODELS = ("resnet-tiny-cifar10", "vit-tiny-cifar10")
@@ -104,7 +105,7 @@ def hessian_benchmark(model: UnitModel, batch: tuple[torch.Tensor, torch.Tensor]
 
 
 def landscape_benchmark(model: UnitModel, data: str, subset: int, points: int) -> dict:
-    spec = LandscapeSpec(points=points)
+    spec = LandscapeSettings(points=points)
     direction = random_direction(model, spec.normalisation, torch.Generator().manual_seed(0))
     model.eval()
 

@@ -16,7 +16,6 @@ import torch
 
 import hub
 from export import ExportRequest, export_model
-from export.parity import FAMILY_EXAMPLES
 
 
 def main() -> None:
@@ -25,7 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for family, arch in FAMILY_EXAMPLES.items():
+        for family, arch in hub.family_examples().items():
             torch.manual_seed(0)
             model = hub.create_model(arch, num_classes=10)
             for precision in ("fp32", "fp16"):

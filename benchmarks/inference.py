@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from export import ExportRequest, ImageSource, export_model
+from export.ort import ort_session
 from export.parity import GATES, Gate
-from export.predictor import OrtPredictor, Predictor, TorchPredictor, ort_session
+from export.predictor import OrtPredictor, Predictor, TorchPredictor
 from hub import from_pretrained
 
 MODELS = ("resnet-tiny-cifar10", "vit-tiny-cifar10", "alternet-tiny-cifar10")

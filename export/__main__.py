@@ -18,9 +18,9 @@ from pathlib import Path
 from PIL import Image
 
 from export.errors import ExportError
+from export.load import BACKENDS, load_predictor
 from export.parity import Gate
 from export.pipeline import PRECISIONS, ExportRequest, ImageSource, export_model
-from export.load import BACKENDS, load_predictor
 from hub import HubError
 from hub.postprocess import probabilities, top_k
 

@@ -1,14 +1,13 @@
 """Model zoo and hub for "How Do Vision Transformers Work?" (Park & Kim, ICLR 2022)."""
 
+from hub import models  # noqa: F401  (importing the family modules registers every variant)
 from hub.card import CardInfo
 from hub.config import PRESETS, ModelConfig, Preset
 from hub.errors import HubError, IncompatibleWeightsError, NotAvailableError, UnknownModelError
+from hub.layers import ParamRole
 from hub.pretrained import from_pretrained, push_folder, push_to_hub, save_pretrained
 from hub.registry import create_model, family_examples, is_model, list_models, model_family, register_model
-from hub.layers import ParamRole
 from hub.units import UnitInfo, UnitKind, UnitModel, count_parameters
-
-from hub import models  # noqa: F401, I001  (importing the family modules registers them; after the registry)
 
 __all__ = [
     "PRESETS",

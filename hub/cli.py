@@ -13,11 +13,11 @@ import argparse
 import ast
 import dataclasses
 import inspect
+import itertools
 import textwrap
 import types
 import typing
 from collections.abc import Callable, Collection, Mapping
-from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 T = TypeVar("T")
@@ -34,7 +34,7 @@ def field_docs(cls: type) -> dict[str, str]:
             body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0].body
         except (OSError, TypeError, SyntaxError):
             continue
-        for node, following in zip(body, body[1:], strict=False):
+        for node, following in itertools.pairwise(body):
             if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
                     and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
                     and isinstance(following.value.value, str)):

@@ -5,8 +5,9 @@ import torch
 import torch.nn.functional as F
 
 import hub
-from hub import UnitKind, count_parameters, create_model, list_models
-from hub.layers import stochastic_depth_rates
+from hub import ParamRole, UnitKind, count_parameters, create_model, family_examples, list_models
+from hub.layers import parameter_roles, stochastic_depth_rates
+from hub.registry import model_entry
 
 ALL = list_models()
 
@@ -17,11 +18,11 @@ def check_model(name: str, preset: str, batch: int = 2) -> None:
     x = torch.randn(batch, 3, size, size)
     with torch.no_grad():
         logits = model(x)
-        features = model.forward_features(x, include_head=True)
+        features = model.forward_intermediates(x, include_head=True)
     assert logits.shape == (batch, model.config.num_classes)
     assert torch.isfinite(logits).all()
     infos = model.unit_infos()
-    assert list(features) == [i.name for i in infos], "forward_features must return every unit, in order"
+    assert list(features) == [i.name for i in infos], "forward_intermediates must return every unit, in order"
     assert torch.equal(features["head"], logits)
     for info in infos[:-1]:
         fmap = features[info.name]
@@ -59,8 +60,9 @@ def test_imagenet_alternet_50_parameter_count():
     assert count_parameters(create_model("alternet_50", preset="imagenet")) / 1e6 == pytest.approx(35.92, rel=0.005)
 
 
-ONE_PER_FAMILY = ["alexnet", "vgg_11", "prevgg_11", "resnet_tiny", "preresnet_18", "seresnet_18", "resnext_50",
-                  "resnet_smoothing_18", "vit_tiny", "pit_ti", "mixer_ti", "swin_t", "alternet_tiny"]
+# Every family's example variant, plus the variants inside the ResNet and VGG modules that take other code paths.
+ONE_PER_FAMILY = sorted({*family_examples().values(), "prevgg_11", "preresnet_18", "seresnet_18", "resnext_50",
+                         "resnet_smoothing_18"})
 
 
 @pytest.mark.parametrize("name", ONE_PER_FAMILY)
@@ -107,7 +109,7 @@ def test_unit_kinds_of_each_family():
 def test_token_maps_drop_the_cls_token_and_keep_the_grid():
     model = create_model("pit_ti").eval()
     with torch.no_grad():
-        maps = model.forward_features(torch.randn(1, 3, 32, 32))
+        maps = model.forward_intermediates(torch.randn(1, 3, 32, 32))
     pools = [tuple(m.shape[-2:]) for name, m in maps.items() if name.endswith("pool")]
     assert tuple(maps["stem"].shape[-2:]) == (31, 31) and pools == [(16, 16), (8, 8)]
     assert maps["s3.0.msa"].shape[1:] == (256, 8, 8)
@@ -160,3 +162,73 @@ def test_list_models_filters_and_config_records_overrides():
     model = create_model("vit_ti", num_classes=10, drop_path_rate=0.1, img_size=64)
     assert model.config.model_args == {"drop_path_rate": 0.1, "img_size": 64}
     assert model.config.input_size == (3, 64, 64) and isinstance(model, hub.UnitModel)
+
+
+def test_every_family_module_is_discovered_with_one_example():
+    examples = family_examples()
+    assert set(examples) == {"alexnet", "alternet", "mixer", "pit", "resnet", "swin", "vgg", "vit"}
+    assert {model_entry(name).family for name in ALL} == set(examples)
+    assert all(model_entry(name).example for name in examples.values())
+    assert examples["resnet"] == "resnet_tiny" and model_entry("resnet_50").description == "ResNet-50."
+
+
+def test_every_variant_is_a_def_of_its_own_name_in_its_family_file():
+    import importlib
+    import inspect
+
+    for name in ALL:
+        module = importlib.import_module(f"hub.models.{model_entry(name).family}")
+        assert f"\ndef {name}(" in inspect.getsource(module), f"{name} is not written out in its family file"
+
+
+def test_per_preset_defaults_apply_and_overrides_win():
+    assert create_model("vit_tiny").units[0].proj.kernel_size == (4, 4)  # CIFAR default of vit_tiny
+    assert create_model("vit_tiny", patch_size=8).units[0].proj.kernel_size == (8, 8)
+    assert create_model("vit_tiny").config.model_args == {}  # defaults are not recorded as overrides
+    assert create_model("pit_b", preset="imagenet", num_classes=10).units[0].proj.stride == (7, 7)
+
+
+def test_builders_that_do_not_use_img_size_refuse_another_one():
+    for name in ("resnet_18", "vgg_11", "alexnet"):
+        with pytest.raises(ValueError, match="takes no img_size"):
+            create_model(name, img_size=64)
+        create_model(name, img_size=32)  # the preset's own size is fine
+    assert create_model("swin_t", img_size=64).config.input_size == (3, 64, 64)
+
+
+def test_position_parameters_and_tokens_are_declared_by_their_modules():
+    vit = create_model("vit_tiny")
+    assert vit.no_weight_decay() == {"units.0.pos_embed", "units.0.cls_token"}
+    assert parameter_roles(vit)["units.0.cls_token"] is ParamRole.TOKEN
+    swin = create_model("swin_t")
+    tables = [n for n, _ in swin.named_parameters() if n.endswith("relative_bias")]
+    assert tables and set(parameter_roles(swin)) == set(tables)
+    assert create_model("resnet_tiny").no_weight_decay() == set()
+
+
+def test_forward_intermediates_picks_units_and_stops_early(images):
+    model = create_model("resnet_tiny").eval()
+    with torch.no_grad():
+        every = model.forward_intermediates(images)
+        some = model.forward_intermediates(images, indices=[1, 3])
+        with pytest.warns(DeprecationWarning, match="forward_intermediates"):
+            old = model.forward_features(images)
+    names = [i.name for i in model.unit_infos()]
+    assert list(some) == [names[1], names[3]] and torch.equal(some[names[3]], every[names[3]])
+    assert list(old) == list(every) and "head" not in every
+
+
+def test_models_declare_their_provenance_attributes():
+    model = create_model("resnet_tiny")
+    assert model.source == "resnet_tiny" and model.folder is None and model.config.architecture == "resnet_tiny"
+
+
+def test_a_second_example_in_one_family_is_refused(monkeypatch):
+    monkeypatch.setattr(hub.registry, "_MODELS", dict(hub.registry._MODELS))
+
+    def vit_other(preset, num_classes, **kwargs):
+        return create_model("vit_tiny")
+
+    vit_other.__module__ = "hub.models.vit"
+    with pytest.raises(ValueError, match="already has an example"):
+        hub.register_model(example=True)(vit_other)

@@ -49,8 +49,11 @@ def test_weight_decay_groups():
     decayed, exempt = parameter_groups(model, 0.05, decay_norm_and_bias=False)
     assert exempt["weight_decay"] == 0.0 and all(p.ndim >= 2 for p in decayed["params"])
     names = {id(p): n for n, p in model.named_parameters()}
-    assert any("pos_embed" in names[id(p)] for p in exempt["params"])
+    assert {"units.0.pos_embed", "units.0.cls_token"} <= {names[id(p)] for p in exempt["params"]}
     assert sum(p.numel() for g in (decayed, exempt) for p in g["params"]) == everything
+    swin_decayed, swin_exempt = parameter_groups(hub.create_model("swin_t", num_classes=10), 0.05, False)
+    assert all(p.ndim >= 2 for p in swin_decayed["params"])  # relative-position tables are 2-D yet exempt
+    assert sum(p.ndim == 2 for p in swin_exempt["params"]) == 12
 
 
 def test_schedule_warms_up_then_follows_cosine_or_steps():

@@ -5,7 +5,7 @@ import json
 import torch
 
 import hub
-from tests.training.test_data import make_tar
+from tests.hub.test_data import make_tar
 from training.evaluate import main
 
 
@@ -20,8 +20,8 @@ def test_evaluate_writes_metrics_that_match_a_direct_computation(tmp_path):
     assert report["metrics"]["count"] == 12 and sum(report["reliability_15_bins"]["count"]) == 12
     assert (tmp_path / "eval" / "reliability.png").stat().st_size > 5000
 
+    from hub.data import TarImageFolder
     from hub.preprocess import eval_transform
-    from training.data import TarImageFolder
 
     images = TarImageFolder(data, transform=eval_transform(model.config))
     x = torch.stack([images[i][0] for i in range(len(images))])

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from training.metrics import MetricAccumulator, expected_calibration_error, plot_reliability
+from training.metrics import MetricAccumulator, expected_calibration_error
 
 
 def logits_for(probs: list[list[float]]) -> torch.Tensor:
@@ -57,10 +57,3 @@ def test_perfectly_calibrated_bins_have_zero_ece():
     correct = torch.tensor([1, 0, 0, 0, 1, 1, 1, 0], dtype=torch.bool)
     assert expected_calibration_error(confidence, correct, bins=4) == pytest.approx(0.0)
     assert expected_calibration_error(confidence, ~correct, bins=4) == pytest.approx(0.5)
-
-
-def test_reliability_diagram_is_written(tmp_path):
-    acc = MetricAccumulator()
-    acc.update(logits_for(PROBS), LABELS)
-    path = plot_reliability(acc.confidence, acc.correct, tmp_path / "reliability.png")
-    assert path.stat().st_size > 5000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

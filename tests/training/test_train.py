@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 import hub
-from training.data import EpochBatchSampler
+from training.sampling import EpochBatchSampler
 from training.train import main
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "cifar10-mini.tar.gz"

@@ -11,6 +11,7 @@ of the evaluation set, not one image.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import ClassVar
 
 import torch
@@ -76,7 +77,7 @@ def feature_map_spectra(model: UnitModel, loader, average: Average = "mean-of-lo
 def changes_by_kind(spectra: list[UnitSpectrum]) -> dict[str, float]:
     """Mean change of the high-frequency value from each unit's input to its output, per unit kind."""
     changes: dict[str, list[float]] = {}
-    for before, after in zip(spectra, spectra[1:], strict=False):
+    for before, after in pairwise(spectra):
         changes.setdefault(after.kind, []).append(after.high_frequency - before.high_frequency)
     return {k: sum(v) / len(v) for k, v in changes.items()}
 

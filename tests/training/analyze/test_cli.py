@@ -4,9 +4,18 @@ import json
 
 import pytest
 
+import hub
+from hub import UnitInfo, UnitKind
 from tests.training.test_train import FIXTURE
 from training.analyze.__main__ import main
-from training.analyze.report import evaluate_claims
+from training.analyze.fourier import FourierResult
+from training.analyze.hessian import Eigenpairs, HessianResult, MaxEigenvalueSpectrum
+from training.analyze.lesion import LesionResult
+from training.analyze.noise import BandResult, NoiseResult
+from training.analyze.records import AnalysisRecord
+from training.analyze.registry import ANALYSES
+from training.analyze.report import ReportModel, evaluate_claims
+from training.analyze.variance import VarianceResult
 
 DATA = ["--data", str(FIXTURE), "--val-size", "40", "--num-classes", "10", "--no-progress"]
 RUNS = {
@@ -27,8 +36,11 @@ def test_subcommand_writes_json_with_settings_and_a_figure(analysis, tmp_path):
     assert main([analysis, "--model", "alternet_tiny", "--out", str(tmp_path), *DATA, *RUNS[analysis]]) == 0
     payload = json.loads((tmp_path / f"{analysis}.json").read_text())
     assert payload["analysis"] == analysis and "random initialisation" in payload["model"]
-    assert payload["settings"]["data"].startswith(str(FIXTURE))
+    assert payload["data"]["data"] == str(FIXTURE) and payload["schema_version"] == 1
     assert (tmp_path / f"{analysis}.png").stat().st_size > 10_000
+    record = ANALYSES[analysis].load(tmp_path)  # read back as the typed result it was written from
+    assert isinstance(record.result, ANALYSES[analysis].result) and record.seconds > 0
+    assert record.data.split == ("train" if analysis in ("hessian", "landscape") else "val")
 
 
 def test_bad_input_is_a_clear_error(tmp_path, capsys):
@@ -44,41 +56,59 @@ def test_report_runs_the_suite_and_judges_each_claim(tmp_path):
     page = (tmp_path / "report.md").read_text()
     claims = json.loads((tmp_path / "claims.json").read_text())["claims"]
     assert [c["claim"].split(" ")[0] for c in claims] == ["MSAs", "MSAs", "MSA", "AlterNet"]
+    assert "python -m training.analyze lesion --model MODEL" in page
     for claim in claims:
         assert claim["claim"] in page and claim["verdict"] in ("supported", "not supported", "within noise")
     for figure in ("compare_fourier.png", "resnet_tiny/lesion.png", "alternet_tiny/noise.png"):
         assert (tmp_path / figure).is_file() and f"]({figure})" in page
 
 
-def _claim_inputs(kind_changes, variance, drop, tops, accuracy, images):
-    """The parts of a model's analysis results that evaluate_claims reads."""
-    units = [{"kind": k} for k in kind_changes]
-    return {"fourier": {"result": {"units": units, "mean_high_frequency_change_by_kind": kind_changes}},
-            "variance": {"result": {"mean_log_change_by_kind": variance}},
-            "noise": {"result": {"images": images, "bands": [
-                {"centre_pi": 1.0, "accuracy_drop": drop, "flip_rate": drop + 0.05}]}},
-            "hessian": {"result": {"per_batch": [[t, -1.0] for t in tops], "mean_top_positive": sum(tops) / len(tops),
-                                   "negative_fraction": 0.5}},
-            "lesion": {"result": {"clean_accuracy": accuracy, "images": images}}}
+def _record(analysis: str, result) -> AnalysisRecord:
+    return AnalysisRecord(analysis, 1, "m", "arch", None, None, result)
+
+
+def _model(family, kind_changes, variance, drop, tops, accuracy, images) -> ReportModel:
+    """A report model whose analysis results hold exactly the figures evaluate_claims reads."""
+    kinds = [UnitKind.STEM, *(UnitKind(k) for k in kind_changes)]
+    units = [UnitInfo(i, k.value, k, 0, 0.0, False) for i, k in enumerate(kinds)]
+    pairs = [Eigenpairs([t, -1.0], [0.0, 0.0], 10, "lanczos-magnitude") for t in tops]
+    records = {
+        "fourier": _record("fourier", FourierResult([], units, kind_changes)),
+        "variance": _record("variance", VarianceResult({}, units, variance)),
+        "noise": _record("noise", NoiseResult(accuracy, images, [BandResult(3.14, 1.0, 0.0, drop, drop + 0.05, 1.0)])),
+        "hessian": _record("hessian", HessianResult(MaxEigenvalueSpectrum(pairs, sum(tops) / len(tops), 0.5))),
+        "lesion": _record("lesion", LesionResult(accuracy, images, [], units)),
+    }
+    return ReportModel(family, f"{family}_tiny", family, units, records)
 
 
 def test_claims_follow_the_numbers():
     msa_low = ({"conv": 0.1, "msa": -0.4}, {"conv": 0.2, "msa": -0.3})
-    supportive = {"resnet": _claim_inputs({"conv": 0.2}, {"conv": 0.1}, 0.3, [50.0, 52.0], 0.80, 10_000),
-                  "alternet": _claim_inputs(*msa_low, 0.1, [20.0, 22.0], 0.85, 10_000)}
-    assert [c["verdict"] for c in evaluate_claims(supportive)] == ["supported"] * 5
-    contrary = {"resnet": _claim_inputs({"conv": 0.2}, {"conv": 0.1}, 0.1, [10.0, 12.0], 0.90, 10_000),
-                "alternet": _claim_inputs({"conv": -0.5, "msa": 0.4}, {"conv": -0.2, "msa": 0.3}, 0.3, [20.0, 22.0],
-                                          0.85, 10_000)}
-    assert [c["verdict"] for c in evaluate_claims(contrary)] == ["not supported"] * 5
+    supportive = [_model("resnet", {"conv": 0.2}, {"conv": 0.1}, 0.3, [50.0, 52.0], 0.80, 10_000),
+                  _model("alternet", *msa_low, 0.1, [20.0, 22.0], 0.85, 10_000)]
+    assert [c.verdict for c in evaluate_claims(supportive)] == ["supported"] * 5
+    contrary = [_model("resnet", {"conv": 0.2}, {"conv": 0.1}, 0.1, [10.0, 12.0], 0.90, 10_000),
+                _model("alternet", {"conv": -0.5, "msa": 0.4}, {"conv": -0.2, "msa": 0.3}, 0.3, [20.0, 22.0],
+                       0.85, 10_000)]
+    assert [c.verdict for c in evaluate_claims(contrary)] == ["not supported"] * 5
 
 
 def test_gaps_within_two_standard_errors_are_within_noise():
     """The same ordering as the supportive case, but on 100 images and widely spread batches: too close to call."""
     msa_low = ({"conv": 0.1, "msa": -0.4}, {"conv": 0.2, "msa": -0.3})
-    close = {"resnet": _claim_inputs({"conv": 0.2}, {"conv": 0.1}, 0.30, [10.0, 90.0], 0.80, 100),
-             "alternet": _claim_inputs(*msa_low, 0.25, [5.0, 85.0], 0.83, 100)}
-    verdicts = {c["claim"].split(" (")[0]: c["verdict"] for c in evaluate_claims(close)}
+    close = [_model("resnet", {"conv": 0.2}, {"conv": 0.1}, 0.30, [10.0, 90.0], 0.80, 100),
+             _model("alternet", *msa_low, 0.25, [5.0, 85.0], 0.83, 100)]
+    verdicts = {c.claim.split(" (")[0]: c.verdict for c in evaluate_claims(close)}
     assert list(verdicts.values()) == ["supported", "supported", "within noise", "within noise", "within noise"]
-    evidence = " ".join(c["evidence"] for c in evaluate_claims(close))
-    assert "+-" in evidence
+    assert "+-" in " ".join(c.evidence for c in evaluate_claims(close))
+
+
+def test_the_report_picks_models_by_registered_family_not_by_name():
+    """Renamed models still meet as AlterNet and ResNet; a ViT and a ResNet do not make that claim."""
+    alternet = _model("alternet", {"conv": 0.1, "msa": -0.4}, {"conv": 0.2, "msa": -0.3}, 0.1, [20.0], 0.85, 100)
+    resnet = _model("resnet", {"conv": 0.2}, {"conv": 0.1}, 0.3, [50.0], 0.80, 100)
+    alternet.name, resnet.name = "mine-a", "mine-b"
+    assert any(c.claim.startswith("AlterNet") for c in evaluate_claims([alternet, resnet]))
+    vit = _model("vit", {"msa": -0.4, "mlp": 0.1}, {"msa": -0.3, "mlp": 0.2}, 0.1, [20.0], 0.85, 100)
+    assert not any(c.claim.startswith("AlterNet") for c in evaluate_claims([vit, resnet]))
+    assert hub.model_family("alternet_tiny") == "alternet"

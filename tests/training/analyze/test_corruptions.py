@@ -6,10 +6,10 @@ import torch
 from torchvision.transforms import v2
 
 import hub
+from hub.data import TarImageFolder
 from hub.preprocess import normalise_batch
 from tests.training.test_train import FIXTURE
 from training.analyze.corruptions import CORRUPTIONS, corrupt, corruption_robustness
-from training.data import TarImageFolder
 
 PAPER_SET = {"gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur", "zoom_blur",
              "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate", "jpeg_compression"}
@@ -53,5 +53,6 @@ def test_released_files_are_sliced_by_severity(tmp_path):
     result = corruption_robustness(model, loader, (1, 2), ("fog",), released=tmp_path, progress=False)
     with torch.no_grad():
         black = model(normalise_batch(torch.zeros(4, 3, 32, 32), model.config)).argmax(-1)
-    assert result["sets"][0]["accuracy"] == (black == torch.arange(4)).float().mean().item()
-    assert "released" in result["source"] and len(result["sets"]) == 2
+    assert result.sets[0].accuracy == (black == torch.arange(4)).float().mean().item()
+    assert "released" in result.source and len(result.sets) == 2
+    assert result.accuracy("fog", 2) == result.sets[1].accuracy

@@ -1,4 +1,4 @@
-"""Feature-map spectra and variance: known signals give known answers; every family works."""
+"""Feature-map spectra and variance: every family through the unit API; ``run`` on real images."""
 
 import math
 
@@ -6,36 +6,11 @@ import pytest
 import torch
 
 import hub
-from training.analyze.fourier import diagonal_profile, feature_map_spectra, radial_profile, shifted_amplitude
-from training.analyze.variance import feature_map_variance, spatial_variance
-
-
-def test_constant_map_has_only_dc():
-    spectrum = shifted_amplitude(torch.full((2, 3, 8, 8), 5.0))
-    assert spectrum[4, 4] == pytest.approx(2 * math.log(5.0 * 64), rel=1e-5)  # summed over 2 images
-    off = spectrum.clone()
-    off[4, 4] = float("nan")
-    assert torch.nanmean(off) == pytest.approx(2 * math.log(1e-6), rel=1e-3)
-
-
-def test_fftshift_puts_dc_in_the_centre_for_odd_and_even_sizes():
-    for size in (7, 8):
-        freqs, values = diagonal_profile(shifted_amplitude(torch.ones(1, 1, size, size)))
-        assert values[0] == 0 and (values[1:] < -10).all()
-        assert freqs[-1] == pytest.approx(2 * (size // 2) / size)  # pi exactly for even sizes
-
-
-def test_a_sinusoid_peaks_at_its_frequency():
-    """cos(2 pi k x / N) on both axes puts energy at diagonal frequency 2k/N (x pi) and at that radius."""
-    n, k = 16, 4
-    x = torch.arange(n, dtype=torch.float64)
-    wave = (torch.cos(2 * math.pi * k * x / n)[:, None] * torch.cos(2 * math.pi * k * x / n)[None, :])
-    spectrum = shifted_amplitude(wave[None, None].float())
-    freqs, diag = diagonal_profile(spectrum)
-    assert freqs[int(diag.argmax())] == pytest.approx(2 * k / n)
-    rfreq, radial = radial_profile(spectrum)
-    assert rfreq[int(torch.nan_to_num(radial, nan=-1e9)[1:].argmax()) + 1] == pytest.approx(
-        round(math.sqrt(2) * 2 * k / n * 8) / 8)
+from hub.data import DataSpec
+from tests.training.test_train import FIXTURE
+from training.analyze import fourier, variance
+from training.analyze.fourier import FourierSettings, feature_map_spectra
+from training.analyze.variance import VarianceSettings, feature_map_variance, spatial_variance
 
 
 def test_spatial_variance_matches_torch():
@@ -45,8 +20,7 @@ def test_spatial_variance_matches_torch():
     assert spatial_variance(torch.randn(2, 3, 1, 1)).isnan().all()
 
 
-@pytest.mark.parametrize("arch", ["resnet_tiny", "vit_tiny", "alternet_tiny", "swin_t", "mixer_ti", "pit_ti",
-                                  "vgg_11", "alexnet", "preresnet_18"])
+@pytest.mark.parametrize("arch", sorted({*hub.family_examples().values(), "preresnet_18"}))
 def test_every_family_through_the_unit_api(arch):
     torch.manual_seed(0)
     model = hub.create_model(arch, num_classes=10)
@@ -54,6 +28,21 @@ def test_every_family_through_the_unit_api(arch):
     spectra = feature_map_spectra(model, loader, progress=False)
     names = [i.name for i in model.unit_infos()[:-1]]
     assert [s.name for s in spectra] == names
-    assert all(math.isfinite(s.high_frequency) and s.diagonal[0] == 0 for s in spectra)
-    variance = feature_map_variance(model, loader, progress=False)
-    assert list(variance) == names
+    assert all(math.isfinite(s.high_frequency) and s.amplitude.diagonal[0] == 0 for s in spectra)
+    values = feature_map_variance(model, loader, progress=False)
+    assert list(values) == names
+
+
+def test_runs_summarise_by_unit_kind_on_real_images():
+    torch.manual_seed(0)
+    model = hub.create_model("alternet_tiny", num_classes=10)
+    data = DataSpec(str(FIXTURE), val_size=20, batch_size=8)
+    spectra = fourier.run(model, data, FourierSettings())
+    assert [u.name for u in spectra.units] == [s.name for s in spectra.spectra]
+    assert set(spectra.mean_high_frequency_change_by_kind) == {"conv", "msa"}
+    conv = [b.high_frequency - a.high_frequency for a, b in zip(spectra.spectra, spectra.spectra[1:], strict=False)
+            if b.kind == "conv"]
+    assert spectra.mean_high_frequency_change_by_kind["conv"] == pytest.approx(sum(conv) / len(conv))
+    result = variance.run(model, data, VarianceSettings())
+    assert set(result.variance) == {u.name for u in result.units}
+    assert set(result.mean_log_change_by_kind) == {"conv", "msa"}

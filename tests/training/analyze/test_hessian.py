@@ -106,8 +106,10 @@ def test_max_eigenvalue_spectrum_collects_k_per_batch():
     batches = [(x[:8], targets[:8]), (x[8:], targets[8:])]
     result = max_eigenvalue_spectrum(model, iter(batches), LossSpec(), k=2, method="lanczos", lanczos_steps=40,
                                      progress=False)
-    assert result["batches"] == 2 and all(len(b) == 2 for b in result["per_batch"])
+    assert result.batches == 2 and all(len(b.values) == 2 for b in result.per_batch)
     power = max_eigenvalue_spectrum(model, iter(batches), LossSpec(), k=2, method="power", max_iter=2000, tol=1e-9,
                                     progress=False)
-    assert torch.allclose(torch.tensor(result["per_batch"]), torch.tensor(power["per_batch"]), rtol=1e-3)
-    assert 0 <= result["negative_fraction"] <= 1
+    assert torch.allclose(torch.tensor(result.values), torch.tensor(power.values), rtol=1e-3)
+    assert 0 <= result.negative_fraction <= 1
+    tops = result.top_positive()
+    assert result.mean_top_positive == pytest.approx(sum(tops) / len(tops))

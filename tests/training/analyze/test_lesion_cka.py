@@ -14,9 +14,10 @@ def test_lesion_covers_every_residual_unit_and_changes_predictions():
     loader = [(torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,)))]
     result = lesion_study(model, loader, progress=False)
     residual = [i for i in model.unit_infos() if i.residual]
-    assert [r["name"] for r in result["units"]] == [i.name for i in residual]
-    assert {r["kind"] for r in result["units"]} >= {"conv", "msa"}
-    assert all(r["drop"] == pytest.approx(result["clean_accuracy"] - r["accuracy"]) for r in result["units"])
+    assert [r.name for r in result.lesioned] == [i.name for i in residual]
+    assert {r.kind for r in result.lesioned} >= {"conv", "msa"}
+    assert all(r.drop == pytest.approx(result.clean_accuracy - r.accuracy) for r in result.lesioned)
+    assert result.images == 16 and result.units == model.unit_infos()
 
 
 def _hsic_by_definition(k: torch.Tensor, m: torch.Tensor) -> float:

@@ -1,5 +1,7 @@
-"""Tar-archived ImageFolder trees, the seeded stratified split and class-balanced subsets."""
+"""Tar-archived ImageFolder trees, the seeded stratified split, class-balanced subsets and the DataSpec that
+every command reads images through."""
 
+import argparse
 import io
 import tarfile
 from collections import Counter
@@ -8,7 +10,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from training.data import TarImageFolder, class_balanced_subset, stratified_split
+from hub.data import (
+    DataSpec,
+    TarImageFolder,
+    add_data_arguments,
+    class_balanced_subset,
+    data_spec_from_args,
+    stratified_split,
+)
 
 CIFAR10_TAR = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10-train-jpeg.tar.gz"
 
@@ -67,3 +76,29 @@ def test_real_cifar10_archive_splits_into_45000_and_5000():
     train, val = stratified_split(data.targets, 5000, seed=0)
     assert len(train) == 45_000 and Counter(data.targets[i] for i in val) == dict.fromkeys(range(10), 500)
     assert data[val[0]][0].size == (32, 32)
+
+
+def test_data_spec_picks_the_split_part_then_a_balanced_subset(tmp_path):
+    path = make_tar(tmp_path / "d.tar.gz", {"a": 20, "b": 20, "c": 20})
+    spec = DataSpec(str(path), val_size=12, seed=1)
+    base, val = spec.base_and_indices()
+    _, train = DataSpec(str(path), val_size=12, split="train", seed=1).base_and_indices()
+    assert len(val) == 12 and len(train) == 48 and not set(val) & set(train)
+    assert (train, val) == stratified_split(base.targets, 12, seed=1)
+    subset = DataSpec(str(path), val_size=12, split="train", num_images=9, seed=1).indices(base.targets)
+    assert len(subset) == 9 and set(subset) <= set(train)
+    assert Counter(base.targets[i] for i in subset) == {0: 3, 1: 3, 2: 3}
+    assert DataSpec(str(path), val_size=0).indices(base.targets) == list(range(60))  # 0: all of the data
+    assert "val part of the 12 split (seed 1)" in spec.describe()
+    with pytest.raises(ValueError, match="not cifar10"):
+        DataSpec(str(tmp_path / "nothing")).open()
+
+
+def test_data_flags_are_generated_with_per_command_defaults():
+    parser = argparse.ArgumentParser()
+    add_data_arguments(parser, defaults={"split": "train", "batch_size": 16}, flag="--dataset")
+    spec = data_spec_from_args(parser.parse_args(["--dataset", "x.tar", "--val-size", "none", "--num-images", "7"]))
+    assert spec == DataSpec("x.tar", val_size=None, split="train", num_images=7, batch_size=16)
+    assert "seed of the split" in parser.format_help()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--dataset", "x.tar", "--split", "test"])

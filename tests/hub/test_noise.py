@@ -1,4 +1,4 @@
-"""Band-limited noise: energy in the band, real, the requested strength; per-image diagnostics deterministic."""
+"""Band-limited noise: energy in the band, real, the requested strength; per-image robustness deterministic."""
 
 import math
 
@@ -6,15 +6,8 @@ import pytest
 import torch
 
 import hub
-from training.analyze.freqnoise import (
-    BandNoise,
-    band_energy_fraction,
-    band_limited_noise,
-    band_mask,
-    centres,
-    frequency_noise_robustness,
-    image_band_robustness,
-)
+from hub.frequency import band_mask
+from hub.noise import BandNoise, band_energy_fraction, band_limited_noise, centres, image_band_robustness
 
 
 @pytest.mark.parametrize("shape", ["square", "circle"])
@@ -50,16 +43,5 @@ def test_per_image_robustness_is_deterministic_and_seeded():
     b = image_band_robustness(model, model.config, image, settings, draws=4, seed=0)
     c = image_band_robustness(model, model.config, image, settings, draws=4, seed=1)
     assert a == b and a != c
-    assert [round(r["centre_pi"], 6) for r in a] == [0.0, 0.5, 1.0]
-
-
-def test_dataset_robustness_reports_drops_and_flips():
-    torch.manual_seed(0)
-    model = hub.create_model("resnet_tiny", num_classes=10)
-    loader = [(torch.rand(8, 3, 32, 32), torch.arange(8))]
-    result = frequency_noise_robustness(model, loader, [BandNoise(c, strength=0.5) for c in centres(3)],
-                                        progress=False)
-    assert result["images"] == 8
-    for row in result["bands"]:
-        assert row["accuracy_drop"] == pytest.approx(result["clean_accuracy"] - row["accuracy"])
-        assert 0 <= row["flip_rate"] <= 1 and row["noise_l2"] == pytest.approx(0.5 * math.sqrt(3 * 32 * 32), rel=1e-3)
+    assert [round(r.centre_pi, 6) for r in a] == [0.0, 0.5, 1.0]
+    assert all(0 <= r.flip_rate <= 1 for r in a)
