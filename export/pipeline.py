@@ -60,16 +60,22 @@ class ImageSource:
 
 @dataclass(frozen=True)
 class ExportRequest:
+    """One export: what, where, at which precision, and the images its gates and calibration use."""
+
     model: str
+    """Short name, Hub repo id or model folder (or any name, when the model is passed in)."""
     out: Path
     precision: Precision = "fp32"
     exporter: Exporter = "dynamo"
     opset: int | None = None
+    """None: the exporter's default."""
     max_batch: int = 4096
+    """Upper bound of the dynamic batch dimension."""
     parity: ImageSource = ImageSource()
     calibration: ImageSource = ImageSource(split="train", count=512)
     calibration_method: Calibration = "minmax"
     gate: Gate | None = None
+    """None: the precision's own gate (:data:`export.parity.GATES`)."""
 
 
 def ort_runner(path: Path, threads: int = 1) -> Callable[[np.ndarray], np.ndarray]:

@@ -16,7 +16,7 @@ import base64
 import io
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -36,14 +36,6 @@ HIGH_FREQUENCY = 0.5
 """The energy share reported is that above 0.5 pi."""
 
 
-@dataclass(frozen=True)
-class DiagnosisRequest:
-    seed: int = 0
-    draws: int = 8
-    strength: float = 0.1
-    top_k: int = 5
-
-
 def frequency_filtered(pixels: Tensor, cutoff: float, keep: str) -> Tensor:
     """Ideal circular low-pass (``keep="low"``) or high-pass (``"high"``, mean colour kept) filter."""
     radius = radial_frequency(*pixels.shape[-2:])
@@ -57,9 +49,10 @@ def _top(probabilities: Tensor, labels: list[str], k: int) -> list[dict]:
     return [asdict(score) for score in top_k(probabilities.double().numpy(), labels, k)]
 
 
-def diagnose(classify: Callable[[Tensor], Tensor], config: ModelConfig, pixels: Tensor,
-             request: DiagnosisRequest, model: UnitModel | None = None) -> dict:
-    """Everything above for one ``(3, H, W)`` image in [0, 1] already resized to the model's input size."""
+def diagnose(classify: Callable[[Tensor], Tensor], config: ModelConfig, pixels: Tensor, *, seed: int = 0,
+             draws: int = 8, strength: float = 0.1, top_k: int = 5, model: UnitModel | None = None) -> dict:
+    """Everything above for one ``(3, H, W)`` image in [0, 1] already resized to the model's input size:
+    ``draws`` seeded noise draws of RMS ``strength`` per band, the ``top_k`` clean classes."""
     labels = config.labels
     with torch.no_grad():
         clean = classify(normalise_batch(pixels[None], config)).softmax(-1)[0]
@@ -71,18 +64,18 @@ def diagnose(classify: Callable[[Tensor], Tensor], config: ModelConfig, pixels: 
     for name, p in zip(("low_pass", "high_pass"), probs, strict=True):
         shape_texture[name] = {"cutoff_pi": FILTER_CUTOFF, "prediction": _top(p, labels, 1)[0],
                                "agrees": int(p.argmax()) == top, "clean_class_probability": float(p[top])}
-    settings = [BandNoise(centre, strength=request.strength) for centre in BANDS.values()]
-    bands = image_band_robustness(classify, config, pixels, settings, request.draws, request.seed)
-    robustness = {name: {**asdict(row), "draws": request.draws, "strength_rms": request.strength}
+    settings = [BandNoise(centre, strength=strength) for centre in BANDS.values()]
+    bands = image_band_robustness(classify, config, pixels, settings, draws, seed)
+    robustness = {name: {**asdict(row), "draws": draws, "strength_rms": strength}
                   for name, row in zip(BANDS, bands, strict=True)}
     result = {
-        "prediction": _top(clean, labels, request.top_k),
+        "prediction": _top(clean, labels, top_k),
         "spectrum": asdict(power_spectrum(pixels, HIGH_FREQUENCY)),
         "shape_vs_texture": shape_texture,
         "band_noise": robustness,
         "feature_maps": _stage_amplitudes(model, normalise_batch(pixels[None], config)) if model is not None
         else None,
-        "seed": request.seed,
+        "seed": seed,
     }
     return result
 

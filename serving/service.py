@@ -31,7 +31,7 @@ from hub.preprocess import eval_transform
 from hub.samples import sample_images
 from serving import state
 from serving.batcher import MicroBatcher, batch_size_histogram
-from serving.diagnostics import DiagnosisRequest, diagnose, figure_png
+from serving.diagnostics import diagnose, figure_png
 from serving.images import ImageError, decode_image
 from serving.middleware import HowvitsMiddleware
 from serving.settings import ServiceSettings
@@ -203,20 +203,20 @@ class Classifier:
         if not 0 < strength <= 1:
             raise InvalidArgument(f"strength must be in (0, 1], got {strength}")
         decoded, info = await asyncio.to_thread(self._decode, image)
-        request = DiagnosisRequest(seed, draws, strength, top_k)
-        result = await asyncio.to_thread(self._diagnose, decoded, request)
+        result = await asyncio.to_thread(self._diagnose, decoded, seed=seed, draws=draws, strength=strength,
+                                         top_k=top_k)
         clean = result.pop("clean_logits")
         png = figure_png(result, f"{SETTINGS.model}: diagnostics") if figure else None
         result.pop("prediction")  # the same as the top-level prediction
         return Diagnosis(prediction=self._prediction(clean, info, top_k), diagnostics=result, figure_png_base64=png)
 
-    def _diagnose(self, image: Any, request: DiagnosisRequest) -> dict:
+    def _diagnose(self, image: Any, **options: Any) -> dict:
         pixels = eval_transform(self.config, normalise=False)(image)
 
         def classify(x: torch.Tensor) -> torch.Tensor:
             return torch.from_numpy(self.predictor.predict(x.numpy().astype(np.float32)))
 
-        result = diagnose(classify, self.config, pixels, request, self.model_torch)
+        result = diagnose(classify, self.config, pixels, model=self.model_torch, **options)
         result["clean_logits"] = self.predictor.predict(self.predictor.preprocess([image]))[0]
         if self.model_torch is None:
             result["feature_maps_note"] = "per-stage feature-map amplitudes need the torch backend"

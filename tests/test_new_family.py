@@ -16,6 +16,7 @@ from export import ExportRequest, export_model
 from hub.data import DataSpec
 from tests.training.test_train import FIXTURE
 from training.analyze import fourier, lesion
+from training.analyze.inputs import NoSettings
 from training.analyze.landscape import random_direction
 from training.optim import parameter_groups
 
@@ -96,7 +97,7 @@ def test_a_family_in_one_module_works_everywhere(toynet, tmp_path):
     spectra = fourier.run(model, data, fourier.FourierSettings())
     assert [s.name for s in spectra.spectra] == list(maps) and set(spectra.mean_high_frequency_change_by_kind) == {
         "conv", "mlp", "pool"}
-    lesions = lesion.run(model, data, lesion.LesionSettings())
+    lesions = lesion.run(model, data, NoSettings())
     assert [u.name for u in lesions.lesioned] == ["s1.0.conv", "s1.1.mlp"] and lesions.images == 20
 
     decayed, exempt = parameter_groups(model, 0.05, decay_norm_and_bias=False)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,46 +29,27 @@ from hub.cli import add_dataclass_arguments, dataclass_from_args
 @dataclass(frozen=True)
 class Recipe:
     name: str
-    optimizer: Literal["adamw", "sgd"] = "adamw"
-    """adamw or sgd"""
-    lr: float = 1.25e-4
-    """peak learning rate"""
-    weight_decay: float = 0.05
-    """decoupled (AdamW) or L2 (SGD) weight decay"""
-    momentum: float = 0.9
-    """SGD momentum"""
-    decay_norm_and_bias: bool = True
-    """also decay norms, biases, embeddings and tables (the original: true; DeiT/timm: false)"""
-    batch_size: int = 96
-    """global batch size (split across DDP processes)"""
-    epochs: int = 300
-    """epochs after warm-up"""
-    warmup_epochs: int = 5
-    """linear warm-up epochs, before `epochs`"""
-    schedule: Literal["cosine", "multistep"] = "cosine"
-    """cosine or multistep"""
-    milestones: tuple[int, ...] = ()
-    """multistep: epochs at which lr *= gamma"""
-    gamma: float = 0.2
-    """multistep decay factor"""
-    crop_padding: int = 4
-    """random-crop padding (0 disables the crop)"""
-    hflip: bool = True
-    """random horizontal flip"""
-    randaugment_ops: int = 2
-    """RandAugment operations per image (0 disables)"""
-    randaugment_magnitude: int = 9
-    """RandAugment magnitude (0-30)"""
-    mixup_alpha: float = 1.0
-    """MixUp alpha (0 disables)"""
-    cutmix_alpha: float = 0.8
-    """CutMix alpha (0 disables)"""
-    label_smoothing: float = 0.1
-    """label smoothing"""
-    grad_clip: float | None = 5.0
-    """max global gradient norm (none disables)"""
-    drop_path: float = 0.1
-    """stochastic depth rate of the last unit"""
+    optimizer: Literal["adamw", "sgd"] = field(default="adamw", metadata={"help": "adamw or sgd"})
+    lr: float = field(default=1.25e-4, metadata={"help": "peak learning rate"})
+    weight_decay: float = field(default=0.05, metadata={"help": "decoupled (AdamW) or L2 (SGD) weight decay"})
+    momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
+    decay_norm_and_bias: bool = field(default=True, metadata={
+        "help": "also decay norms, biases, embeddings and tables (the original: true; DeiT/timm: false)"})
+    batch_size: int = field(default=96, metadata={"help": "global batch size (split across DDP processes)"})
+    epochs: int = field(default=300, metadata={"help": "epochs after warm-up"})
+    warmup_epochs: int = field(default=5, metadata={"help": "linear warm-up epochs, before `epochs`"})
+    schedule: Literal["cosine", "multistep"] = field(default="cosine", metadata={"help": "cosine or multistep"})
+    milestones: tuple[int, ...] = field(default=(), metadata={"help": "multistep: epochs at which lr *= gamma"})
+    gamma: float = field(default=0.2, metadata={"help": "multistep decay factor"})
+    crop_padding: int = field(default=4, metadata={"help": "random-crop padding (0 disables the crop)"})
+    hflip: bool = field(default=True, metadata={"help": "random horizontal flip"})
+    randaugment_ops: int = field(default=2, metadata={"help": "RandAugment operations per image (0 disables)"})
+    randaugment_magnitude: int = field(default=9, metadata={"help": "RandAugment magnitude (0-30)"})
+    mixup_alpha: float = field(default=1.0, metadata={"help": "MixUp alpha (0 disables)"})
+    cutmix_alpha: float = field(default=0.8, metadata={"help": "CutMix alpha (0 disables)"})
+    label_smoothing: float = field(default=0.1, metadata={"help": "label smoothing"})
+    grad_clip: float | None = field(default=5.0, metadata={"help": "max global gradient norm (none disables)"})
+    drop_path: float = field(default=0.1, metadata={"help": "stochastic depth rate of the last unit"})
 
     def with_overrides(self, **changes: Any) -> Recipe:
         unknown = set(changes) - {f.name for f in fields(self)}

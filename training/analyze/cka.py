@@ -15,12 +15,7 @@ from tqdm import tqdm
 
 from hub import UnitModel
 from hub.data import DataSpec
-from training.analyze.inputs import Runtime, images_for
-
-
-@dataclass(frozen=True)
-class CkaSettings:
-    pass
+from training.analyze.inputs import NoSettings, Runtime, images_for
 
 
 @dataclass(frozen=True)
@@ -66,6 +61,6 @@ def minibatch_cka(model: UnitModel, loader, device: str = "cpu", progress: bool 
     return names, total / torch.outer(norms, norms)
 
 
-def run(model: UnitModel, data: DataSpec, settings: CkaSettings, runtime: Runtime = Runtime()) -> CkaResult:
+def run(model: UnitModel, data: DataSpec, settings: NoSettings, runtime: Runtime = Runtime()) -> CkaResult:
     names, matrix = minibatch_cka(model, images_for(model, data), runtime.device, runtime.progress)
     return CkaResult(names, matrix.tolist())

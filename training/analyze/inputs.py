@@ -19,6 +19,11 @@ from training.sampling import SeededTransformSubset, sample_seed
 
 
 @dataclass(frozen=True)
+class NoSettings:
+    """The settings of an analysis that has none of its own (it is defined by its data alone)."""
+
+
+@dataclass(frozen=True)
 class Runtime:
     """How an analysis runs, as opposed to what it computes."""
 

@@ -10,12 +10,7 @@ from tqdm import tqdm
 
 from hub import UnitInfo, UnitModel
 from hub.data import DataSpec
-from training.analyze.inputs import Runtime, images_for
-
-
-@dataclass(frozen=True)
-class LesionSettings:
-    pass
+from training.analyze.inputs import NoSettings, Runtime, images_for
 
 
 @dataclass(frozen=True)
@@ -63,5 +58,5 @@ def lesion_study(model: UnitModel, loader, device: str = "cpu", progress: bool =
     return LesionResult(clean, sum(len(b[1]) for b in batches), rows, model.unit_infos())
 
 
-def run(model: UnitModel, data: DataSpec, settings: LesionSettings, runtime: Runtime = Runtime()) -> LesionResult:
+def run(model: UnitModel, data: DataSpec, settings: NoSettings, runtime: Runtime = Runtime()) -> LesionResult:
     return lesion_study(model, images_for(model, data), runtime.device, runtime.progress)

@@ -18,7 +18,7 @@ from hub import UnitModel
 from hub.data import DataSpec
 from training.analyze import cka, corruptions, fourier, hessian, landscape, lesion, noise, variance
 from training.analyze import plots as figures
-from training.analyze.inputs import Runtime
+from training.analyze.inputs import NoSettings, Runtime
 from training.analyze.plots import cka as cka_plot
 from training.analyze.plots import corruptions as corruptions_plot
 from training.analyze.plots import fourier as fourier_plot
@@ -68,7 +68,7 @@ class Analysis:
 ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis("fourier", "relative log amplitude of every unit's feature maps (Fig. 2a, 8)", fourier.FourierSettings,
              fourier.FourierResult, fourier.run, fourier_plot.plot),
-    Analysis("variance", "feature-map variance per unit against depth (Fig. 9)", variance.VarianceSettings,
+    Analysis("variance", "feature-map variance per unit against depth (Fig. 9)", NoSettings,
              variance.VarianceResult, variance.run, variance_plot.plot),
     Analysis("noise", "accuracy under noise restricted to frequency bands (Fig. 2b)", noise.NoiseSettings,
              noise.NoiseResult, noise.run, noise_plot.plot, {"num_images": 1000}),
@@ -78,9 +78,9 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis("landscape", "1-D / 2-D loss landscape, resumable", landscape.LandscapeSettings,
              landscape.LandscapeResult, landscape.run, landscape_plot.plot,
              {"split": "train", "num_images": 2000, "batch_size": 250}),
-    Analysis("lesion", "accuracy drop when one residual unit is removed", lesion.LesionSettings,
+    Analysis("lesion", "accuracy drop when one residual unit is removed", NoSettings,
              lesion.LesionResult, lesion.run, lesion_plot.plot, {"num_images": 2000}),
-    Analysis("cka", "mini-batch linear CKA between all units", cka.CkaSettings, cka.CkaResult, cka.run,
+    Analysis("cka", "mini-batch linear CKA between all units", NoSettings, cka.CkaResult, cka.run,
              cka_plot.plot, {"num_images": 1024}),
     Analysis("corruptions", "CIFAR-C: 15 corruptions x 5 severities", corruptions.CorruptionSettings,
              corruptions.CorruptionResult, corruptions.run, corruptions_plot.plot, {"num_images": 1000}),

@@ -19,13 +19,12 @@ from typing import Any, Literal
 
 from hub import UnitInfo, UnitKind, model_family
 from hub.data import DataSpec, add_data_arguments, data_spec_from_args
-from training.analyze.cka import CkaSettings
 from training.analyze.corruptions import CorruptionResult, CorruptionSettings
 from training.analyze.fourier import FourierResult, FourierSettings
 from training.analyze.hessian import HessianResult, HessianSettings
-from training.analyze.inputs import Runtime, load_model
+from training.analyze.inputs import NoSettings, Runtime, load_model
 from training.analyze.landscape import LandscapeSettings
-from training.analyze.lesion import LesionResult, LesionSettings
+from training.analyze.lesion import LesionResult
 from training.analyze.noise import NoiseResult, NoiseSettings
 from training.analyze.plots import fourier as fourier_plot
 from training.analyze.plots import hessian as hessian_plot
@@ -34,7 +33,7 @@ from training.analyze.plots import save
 from training.analyze.plots import variance as variance_plot
 from training.analyze.records import AnalysisRecord, to_json
 from training.analyze.registry import ANALYSES
-from training.analyze.variance import VarianceResult, VarianceSettings
+from training.analyze.variance import VarianceResult
 
 
 @dataclass(frozen=True)
@@ -46,12 +45,12 @@ class SuiteEntry:
 
 SUITE: dict[str, SuiteEntry] = {
     "fourier": SuiteEntry(FourierSettings(), {}),
-    "variance": SuiteEntry(VarianceSettings(), {}),
+    "variance": SuiteEntry(NoSettings(), {}),
     "noise": SuiteEntry(NoiseSettings(), {"num_images": 1000}),
     "hessian": SuiteEntry(HessianSettings(batches=16, method="lanczos", lanczos_steps=20), {"batch_size": 16}),
     "landscape": SuiteEntry(LandscapeSettings(points=11), {"num_images": 500}),
-    "lesion": SuiteEntry(LesionSettings(), {"num_images": 2000}),
-    "cka": SuiteEntry(CkaSettings(), {"num_images": 512}),
+    "lesion": SuiteEntry(NoSettings(), {"num_images": 2000}),
+    "cka": SuiteEntry(NoSettings(), {"num_images": 512}),
     "corruptions": SuiteEntry(CorruptionSettings(), {"num_images": 1000}),
 }
 HIGH_FREQUENCY = 0.7

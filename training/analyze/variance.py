@@ -14,12 +14,7 @@ from tqdm import tqdm
 
 from hub import UnitInfo, UnitModel
 from hub.data import DataSpec
-from training.analyze.inputs import Runtime, images_for
-
-
-@dataclass(frozen=True)
-class VarianceSettings:
-    pass
+from training.analyze.inputs import NoSettings, Runtime, images_for
 
 
 @dataclass(frozen=True)
@@ -61,7 +56,7 @@ def variance_changes_by_kind(infos: list[UnitInfo], variance: dict[str, float]) 
     return {kind: sum(v) / len(v) for kind, v in ratios.items()}
 
 
-def run(model: UnitModel, data: DataSpec, settings: VarianceSettings,
+def run(model: UnitModel, data: DataSpec, settings: NoSettings,
         runtime: Runtime = Runtime()) -> VarianceResult:
     values = feature_map_variance(model, images_for(model, data), runtime.device, runtime.progress)
     infos = model.unit_infos()[:-1]

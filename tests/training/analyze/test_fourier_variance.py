@@ -10,7 +10,8 @@ from hub.data import DataSpec
 from tests.training.test_train import FIXTURE
 from training.analyze import fourier, variance
 from training.analyze.fourier import FourierSettings, feature_map_spectra
-from training.analyze.variance import VarianceSettings, feature_map_variance, spatial_variance
+from training.analyze.inputs import NoSettings
+from training.analyze.variance import feature_map_variance, spatial_variance
 
 
 def test_spatial_variance_matches_torch():
@@ -43,6 +44,6 @@ def test_runs_summarise_by_unit_kind_on_real_images():
     conv = [b.high_frequency - a.high_frequency for a, b in zip(spectra.spectra, spectra.spectra[1:], strict=False)
             if b.kind == "conv"]
     assert spectra.mean_high_frequency_change_by_kind["conv"] == pytest.approx(sum(conv) / len(conv))
-    result = variance.run(model, data, VarianceSettings())
+    result = variance.run(model, data, NoSettings())
     assert set(result.variance) == {u.name for u in result.units}
     assert set(result.mean_log_change_by_kind) == {"conv", "msa"}

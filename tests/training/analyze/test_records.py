@@ -9,10 +9,11 @@ import pytest
 from hub import UnitInfo, UnitKind
 from hub.data import DataSpec
 from training.analyze.hessian import Eigenpairs, HessianResult, HessianSettings, MaxEigenvalueSpectrum
+from training.analyze.inputs import NoSettings
 from training.analyze.landscape import LandscapeResult, LandscapeSettings
 from training.analyze.records import AnalysisRecord, from_json, to_json
 from training.analyze.registry import ANALYSES
-from training.analyze.variance import VarianceResult, VarianceSettings
+from training.analyze.variance import VarianceResult
 
 
 def test_nested_results_round_trip(tmp_path):
@@ -36,7 +37,7 @@ def test_non_finite_values_and_enums_survive():
 
 
 def test_another_schema_version_is_refused(tmp_path):
-    record = AnalysisRecord("variance", 1, "m", "a", DataSpec("d"), VarianceSettings(),
+    record = AnalysisRecord("variance", 1, "m", "a", DataSpec("d"), NoSettings(),
                             VarianceResult({}, [], {}))
     path = record.save(tmp_path)
     data = json.loads(path.read_text())

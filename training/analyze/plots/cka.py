@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from training.analyze.cka import CkaResult, CkaSettings
+from training.analyze.cka import CkaResult
+from training.analyze.inputs import NoSettings
 
 
-def plot(result: CkaResult, settings: CkaSettings, title: str) -> plt.Figure:
+def plot(result: CkaResult, settings: NoSettings, title: str) -> plt.Figure:
     names = result.units
     fig, ax = plt.subplots(figsize=(7, 6))
     image = ax.imshow(result.cka, cmap="magma", vmin=0, vmax=1, origin="lower")

@@ -3,11 +3,12 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from hub import UnitKind
-from training.analyze.lesion import LesionResult, LesionSettings
+from training.analyze.inputs import NoSettings
+from training.analyze.lesion import LesionResult
 from training.analyze.plots.depth import KIND_COLOURS, shade_units
 
 
-def plot(result: LesionResult, settings: LesionSettings, title: str) -> plt.Figure:
+def plot(result: LesionResult, settings: NoSettings, title: str) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(8, 4))
     shade_units(ax, result.units)
     width = 0.8 / max(len(result.units) - 1, 1)

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
+from training.analyze.inputs import NoSettings
 from training.analyze.plots.depth import depth_plot, side_by_side
-from training.analyze.variance import VarianceResult, VarianceSettings
+from training.analyze.variance import VarianceResult
 
 
-def plot(result: VarianceResult, settings: VarianceSettings, title: str) -> plt.Figure:
+def plot(result: VarianceResult, settings: NoSettings, title: str) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(7, 4))
     depth_plot(ax, result.units, [result.variance[i.name] for i in result.units], "feature-map variance")
     ax.set_yscale("log")
