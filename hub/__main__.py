@@ -22,16 +22,18 @@ from hub.card import CardInfo
 from hub.catalog import load_catalog
 from hub.errors import HubError
 from hub.pretrained import check_state_dict, from_pretrained, push_folder, save_pretrained
-from hub.registry import create_model, is_model, list_models, model_family
+from hub.registry import create_model, family_examples, is_model, list_models, model_family
 from hub.units import UnitModel, count_parameters
 
 
 def cmd_list(args: argparse.Namespace) -> None:
     names = list_models(args.pattern)
+    examples = set(family_examples().values())
     by_family: dict[str, list[str]] = {}
     for name in names:
-        by_family.setdefault(model_family(name), []).append(name)
-    print(f"architectures ({len(names)}; build with hub.create_model(name, preset='cifar'|'imagenet')):")
+        by_family.setdefault(model_family(name), []).append(f"{name}*" if name in examples else name)
+    print(f"architectures ({len(names)}; build with hub.create_model(name, preset='cifar'|'imagenet'); "
+          f"* = the family's example variant):")
     for family, members in sorted(by_family.items()):
         print(f"  {family:9s} {' '.join(members)}")
     print("\npretrained short names (hub.from_pretrained(name)):")
