@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # One thread per process: with 2 cores, oversubscribed torch runs 5-10x slower.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install serve browser test lint clean
+.PHONY: install serve browser test test-all lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ browser:
 
 test: install browser
 	$(PY) -m pytest -q
+
+# Also the slow tests (ImageNet-size builds of every architecture, paper-size exports, the service on a paper model).
+test-all: install browser
+	$(PY) -m pytest -q -m ""
 
 lint: install
 	$(VENV)/bin/ruff check .

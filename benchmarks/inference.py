@@ -5,6 +5,12 @@ one process with the calls interleaved, so the ratios against eager are what to 
 Accuracy of each graph on the held-out validation images comes from its export gate (``--data``).
 
   python benchmarks/inference.py --data ../shared/data/cifar10-train-jpeg.tar.gz --threads 1
+
+MODELS may be any names ``from_pretrained`` takes: the paper's models (``resnet50-cifar100``, ``vit-ti-cifar100``,
+``pit-ti-cifar100``, ``swin-t-cifar100``; give them CIFAR-100 ``--data``), Hub repos or converted folders:
+
+  python benchmarks/inference.py --models resnet50-cifar100,vit-ti-cifar100 --data cifar100 --val-size 0 \
+      --precisions fp32 --out benchmarks/results/inference_paper.json
 """
 
 from __future__ import annotations
@@ -19,23 +25,12 @@ import torch
 
 from export import ExportRequest, ImageSource, export_model
 from export.ort import ort_session
-from export.parity import GATES, Gate
+from export.parity import GATES, Gate, gate_failures
 from export.predictor import OrtPredictor, Predictor, TorchPredictor
 from hub import from_pretrained
 
 MODELS = ("resnet-tiny-cifar10", "vit-tiny-cifar10", "alternet-tiny-cifar10")
 PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")
-
-
-def gate_failures(measured: dict, gate: Gate) -> list[str]:
-    failures = []
-    if gate.max_abs is not None and measured["max_abs"] > gate.max_abs:
-        failures.append(f"max |diff| {measured['max_abs']:.3g} > {gate.max_abs:g}")
-    if gate.min_top1_agreement is not None and measured["top1_agreement"] < gate.min_top1_agreement:
-        failures.append(f"top-1 agreement {measured['top1_agreement']:.4f} < {gate.min_top1_agreement:g}")
-    if gate.max_accuracy_drop is not None and measured["accuracy_drop_pp"] > gate.max_accuracy_drop:
-        failures.append(f"accuracy drop {measured['accuracy_drop_pp']:.2f} pp > {gate.max_accuracy_drop:g} pp")
-    return failures
 
 
 def latencies(predictor: Predictor, batch: np.ndarray, seconds: float, warmup: int = 5) -> list[float]:
@@ -52,7 +47,10 @@ def latencies(predictor: Predictor, batch: np.ndarray, seconds: float, warmup: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="labelled data for accuracy (held-out split) and calibration")
-    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated names, repo ids or folders")
+    parser.add_argument("--precisions", default=",".join(PRECISIONS), help=f"subset of {','.join(PRECISIONS)}")
+    parser.add_argument("--val-size", type=float, default=5000,
+                        help="held-out split of DATA whose validation part scores accuracy (0: all of DATA)")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads for every runtime (default 1)")
     parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per cell")
     parser.add_argument("--eval-images", type=int, default=2000)
@@ -66,25 +64,28 @@ def main() -> None:
         predictors: dict[str, Predictor] = {
             "torch-eager": TorchPredictor(model.config, name, "torch", threads=args.threads, model=model)}
         accuracy: dict[str, dict] = {}
-        for precision in PRECISIONS:
+        for precision in args.precisions.split(","):
             path = args.work / name / f"model.{precision}.onnx"
             # measured with an open gate so that a graph failing its real gate is still timed and reported
             manifest = export_model(ExportRequest(
                 name, path, precision, gate=Gate(),
-                parity=ImageSource(args.data, args.eval_images, 5000, "val"),
-                calibration=ImageSource(args.data, 512, 5000, "train")), model)
+                parity=ImageSource(args.data, args.eval_images, args.val_size or None, "val"),
+                calibration=ImageSource(args.data, 512, args.val_size or None, "train")), model)
             measured = manifest.parity[precision]
-            failures = gate_failures(measured, GATES[precision])
+            failures = gate_failures(GATES[precision], measured)
             accuracy[precision] = {"torch": measured["accuracy_torch"], "onnx": measured["accuracy_onnx"],
                                    "drop_pp": measured["accuracy_drop_pp"], "max_abs": measured["max_abs"],
                                    "top1_agreement": measured["top1_agreement"], "gate_failures": failures}
-            print(f"{name:22s} {precision:13s} accuracy {100 * measured['accuracy_onnx']:.2f}% (torch "
-                  f"{100 * measured['accuracy_torch']:.2f}%), gate {failures if failures else 'pass'}", flush=True)
+            scored = (f"accuracy {100 * measured['accuracy_onnx']:.2f}% (torch {100 * measured['accuracy_torch']:.2f}%)"
+                      if measured["accuracy_onnx"] is not None else "no labels in the model's label space")
+            print(f"{name:22s} {precision:13s} {scored}, max |diff| {measured['max_abs']:.2e}, gate "
+                  f"{failures if failures else 'pass'}", flush=True)
             session = ort_session(path, cuda=False, threads=args.threads)
             predictors[f"ort-{precision}"] = OrtPredictor(model.config, name, "onnxruntime", precision,
                                                          session.get_providers(), args.threads, session=session)
         for batch_size in (1, 64):
-            batch = np.random.default_rng(0).standard_normal((batch_size, 3, 32, 32)).astype(np.float32)
+            shape = (batch_size, *model.config.input_size)
+            batch = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
             cell: dict[str, list[float]] = {key: [] for key in predictors}
             for _ in range(3):  # interleave the runtimes to share any drift in machine load
                 for key, predictor in predictors.items():

@@ -102,7 +102,8 @@ def in_process(model: str, images: list[bytes], threads: int, calls: int) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="alternet-tiny-cifar10")
+    parser.add_argument("--model", default="alternet-tiny-cifar10",
+                        help="any name from_pretrained takes, e.g. a paper model (vit-ti-cifar100) or a folder")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="runtime threads (server and in-process)")
     parser.add_argument("--requests", type=int, default=480, help="requests per concurrency level")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/serving.json"))

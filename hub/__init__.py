@@ -4,8 +4,10 @@ from hub import models  # noqa: F401  (importing the family modules registers ev
 from hub.card import CardInfo
 from hub.config import PRESETS, ModelConfig, Preset
 from hub.errors import HubError, IncompatibleWeightsError, NotAvailableError, UnknownModelError
+from hub.folder import save_pretrained
 from hub.layers import ParamRole
-from hub.pretrained import from_pretrained, push_folder, push_to_hub, save_pretrained
+from hub.official import convert_official
+from hub.pretrained import from_pretrained, push_folder, push_to_hub
 from hub.registry import create_model, family_examples, is_model, list_models, model_family, register_model
 from hub.units import UnitInfo, UnitKind, UnitModel, count_parameters
 
@@ -22,6 +24,7 @@ __all__ = [
     "UnitKind",
     "UnitModel",
     "UnknownModelError",
+    "convert_official",
     "count_parameters",
     "create_model",
     "family_examples",

@@ -6,6 +6,7 @@ Examples:
     python -m hub info alternet-tiny-cifar10
     python -m hub save resnet_tiny --num-classes 10 --weights ckpt.safetensors --labels labels.txt --out my-model
     python -m hub push my-model my-org/my-model
+    python -m hub convert-official vit_ti_cifar100_9857b21357.pth.tar --out vit-ti-cifar100
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from safetensors.torch import load_file
 
 from hub.card import CardInfo
 from hub.catalog import load_catalog
-from hub.errors import HubError
-from hub.pretrained import check_state_dict, from_pretrained, push_folder, save_pretrained
+from hub.errors import HubError, IncompatibleWeightsError
+from hub.folder import check_state_dict, save_pretrained
+from hub.official import LAYOUTS, convert_official, read_release, write_converted
+from hub.pretrained import from_pretrained, push_folder
 from hub.registry import create_model, family_examples, is_model, list_models, model_family
 from hub.units import UnitModel, count_parameters
 
@@ -87,6 +90,16 @@ def cmd_push(args: argparse.Namespace) -> None:
     print(push_folder(args.folder, args.repo_id, private=args.private))
 
 
+def cmd_convert_official(args: argparse.Namespace) -> None:
+    release = read_release(args.file)
+    model = convert_official(args.file, args.arch)
+    if args.sha256 and release.sha256 != args.sha256:
+        raise IncompatibleWeightsError(f"{args.file} has sha256 {release.sha256}, not the expected {args.sha256}")
+    write_converted(model, args.out, args.name or args.out.name, args.url, release)
+    print(f"converted {args.file} ({release.size:,} bytes, sha256 {release.sha256}) to {model.config.architecture} "
+          f"in {args.out}; load it with hub.from_pretrained({str(args.out)!r})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m hub", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -122,6 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("repo_id", help="org/name")
     p.add_argument("--private", action="store_true")
     p.set_defaults(func=cmd_push)
+
+    p = sub.add_parser("convert-official", help="convert a release file of the paper's authors to a model folder",
+                       description="Read a release checkpoint of the paper (a pickle: only tensors and plain "
+                                   "containers are accepted), map it strictly onto our architecture and write a model "
+                                   "folder.")
+    p.add_argument("file", type=Path, help="the .pth.tar release file (or one written the same way)")
+    p.add_argument("--out", type=Path, required=True, help="model folder to write")
+    p.add_argument("--arch", choices=sorted(LAYOUTS), default=None,
+                   help="our architecture (default: from the file's name field)")
+    p.add_argument("--sha256", default=None, help="refuse the file unless it has this sha256")
+    p.add_argument("--url", default=None, help="where the file came from, for the model card")
+    p.add_argument("--name", default=None, help="model name in the card (default: the --out folder name)")
+    p.set_defaults(func=cmd_convert_official)
     return parser
 
 

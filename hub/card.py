@@ -29,6 +29,8 @@ class CardInfo:
     """Recipe, data, seed, commit, epochs: free Markdown."""
     reproduce: str = ""
     """The exact command that produced the weights."""
+    source: str = ""
+    """Where weights this toolkit did not train come from, and what was checked: free Markdown."""
     license: str = "apache-2.0"
     tags: list[str] = field(default_factory=list)
 
@@ -66,6 +68,8 @@ def render_card(name: str, config: ModelConfig, num_params: int, card: CardInfo 
         lines += [f"## Measured{split}", "", "| metric | value |", "|---|---|"]
         lines += [f"| {key} | {value:.4g} |" for key, value in metrics.items()]
         lines.append("")
+    if card.source:
+        lines += ["## Source", "", card.source, ""]
     if card.training:
         lines += ["## Training", "", card.training, ""]
     if card.reproduce:

@@ -25,6 +25,10 @@ class CatalogEntry:
     """Expected sha256 of ``model.safetensors``."""
     train_command: str | None = None
     """How to produce the weights where none are published."""
+    source_url: str | None = None
+    """A release file of the paper's authors (a pickle), downloaded and converted on first use (:mod:`hub.official`)."""
+    source_sha256: str | None = None
+    """Expected sha256 of that release file, when pinned."""
 
     @property
     def package_folder(self) -> Path | None:
@@ -36,6 +40,8 @@ class CatalogEntry:
             return "shipped"
         if self.repo_id:
             return f"hub: {self.repo_id}@{self.revision or 'main'}"
+        if self.source_url:
+            return "the authors' release, converted on first use"
         return "not published"
 
 

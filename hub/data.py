@@ -1,10 +1,12 @@
 """Datasets and the one data specification every command uses.
 
-Data is ``cifar10`` / ``cifar100`` (torchvision, downloaded into a root folder), an ImageFolder directory, or a
-``.tar``/``.tar.gz`` of one (read in memory, never unpacked). :class:`DataSpec` says which images of it a
-command looks at: the seeded, stratified held-out split the training runs carve from it, its validation or
-training part, and optionally a seeded class-balanced subset. Training, evaluation, the analyses and the
-export gates all read images through it, so "the validation split, seed 0" means the same images everywhere.
+Data is ``cifar10`` / ``cifar100`` (torchvision, downloaded into a root folder), an ImageFolder directory (with
+an optional ``classes.txt`` listing every class in label order, so that a folder holding some classes only keeps
+the full label indices), or a ``.tar``/``.tar.gz`` of one (read in memory, never unpacked). :class:`DataSpec`
+says which images of it a command looks at: the seeded, stratified held-out split the training runs carve from
+it, its validation or training part, and optionally a seeded class-balanced subset. Training, evaluation, the
+analyses and the export gates all read images through it, so "the validation split, seed 0" means the same
+images everywhere.
 """
 
 from __future__ import annotations
@@ -20,10 +22,23 @@ from typing import Any, Literal
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
+from torchvision.datasets import ImageFolder
 
 from hub.cli import add_dataclass_arguments, dataclass_from_args
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".gif", ".tif", ".tiff"}
+CLASSES_FILE = "classes.txt"
+
+
+class ListedImageFolder(ImageFolder):
+    """An ImageFolder whose classes, in label order, are the lines of its ``classes.txt`` (folders may be missing)."""
+
+    def __init__(self, root: str | Path, transform: Callable | None = None) -> None:
+        super().__init__(root, transform=transform, allow_empty=True)
+
+    def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
+        names = (Path(directory) / CLASSES_FILE).read_text().split()
+        return names, {name: i for i, name in enumerate(names)}
 
 
 class TarImageFolder(Dataset):
@@ -76,7 +91,8 @@ def open_dataset(data: str, transform: Any = None, root: str = "data", train: bo
         return cls(root, train=train, transform=transform, download=True)
     path = Path(data)
     if path.is_dir():
-        return datasets.ImageFolder(path, transform=transform)
+        listed = (path / CLASSES_FILE).is_file()
+        return ListedImageFolder(path, transform) if listed else datasets.ImageFolder(path, transform=transform)
     if path.is_file() and ".tar" in path.name:
         return TarImageFolder(path, transform=transform)
     raise ValueError(f"data {data!r} is not cifar10, cifar100, an ImageFolder directory or a .tar(.gz) of one")

@@ -1,14 +1,9 @@
-"""``from_pretrained`` / ``save_pretrained`` / ``push_to_hub``: Hub-compatible model folders, loaded strictly.
-
-A model folder holds ``config.json`` (:class:`hub.ModelConfig`), ``model.safetensors`` and a ``README.md``
-card. Weights are never unpickled, keys and shapes must match exactly, and the sha256 recorded in the
-config (and pinned in the catalog) is verified before loading.
-"""
+"""``from_pretrained`` / ``push_to_hub``: a short name, a local folder or a Hub repo id to a loaded model, and a
+model folder to the Hub. The folders themselves are :mod:`hub.folder`'s."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import difflib
 import os
 import re
@@ -26,31 +21,29 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import Tensor
 
-from hub.card import CardInfo, render_card
-from hub.catalog import load_catalog
-from hub.config import ModelConfig
-from hub.errors import HubError, IncompatibleWeightsError, NotAvailableError, UnknownModelError
-from hub.files import atomic_path, file_sha256
-from hub.registry import create_model, is_model, list_models
-from hub.units import UnitModel, count_parameters
+from hub.card import CardInfo
+from hub.catalog import CatalogEntry, load_catalog
+from hub.errors import HubError, NotAvailableError, UnknownModelError
+from hub.folder import CARD_FILE, CONFIG_FILE, WEIGHTS_FILE, load_folder, save_pretrained
+from hub.official import load_official
+from hub.registry import is_model
+from hub.units import UnitModel
 
-CONFIG_FILE, WEIGHTS_FILE, CARD_FILE = "config.json", "model.safetensors", "README.md"
 REPO_ID = re.compile(r"(?:hf[-_]hub:)?(?P<repo>[A-Za-z0-9_][\w.-]*/[A-Za-z0-9_][\w.-]*)(?:@(?P<rev>[\w./-]+))?")
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where a model's files come from: a local folder, or a Hub repo at a revision."""
+    """Where a model's files come from: a local folder, a Hub repo at a revision, or an authors' release file."""
 
     name: str
     folder: Path | None = None
     repo_id: str | None = None
     revision: str | None = None
     sha256: str | None = None
+    release: CatalogEntry | None = None
+    """A catalog entry whose weights are the paper's own release, converted on first use."""
 
 
 def resolve(name: str, revision: str | None = None) -> Source:
@@ -66,10 +59,12 @@ def resolve(name: str, revision: str | None = None) -> Source:
         if entry.repo_id:
             pinned = revision or entry.revision
             return Source(name, repo_id=entry.repo_id, revision=pinned, sha256=entry.sha256 if not revision else None)
+        if entry.source_url:
+            return Source(name, release=entry)
         raise NotAvailableError(
-            f"no weights for {name!r} ({entry.architecture} on {entry.dataset}) are published or shipped yet. "
-            f"Train them with:\n    {entry.train_command}\nthen load the output folder with from_pretrained(<folder>)."
-        )
+            f"no weights for {name!r} ({entry.architecture} on {entry.dataset}) are published or shipped yet "
+            f"({entry.description}). Train them with:\n    {entry.train_command}\nthen load the output folder "
+            f"with from_pretrained(<folder>).")
     if name.startswith((".", "/", "~")):
         raise UnknownModelError(f"no folder {name!r}; a model folder holds {CONFIG_FILE} and {WEIGHTS_FILE}")
     match = REPO_ID.fullmatch(name)
@@ -127,96 +122,29 @@ def _download(source: Source, local_files_only: bool, cache_dir: str | None) -> 
     return config.parent, config.parent.name
 
 
-def check_state_dict(model: UnitModel, state: dict[str, Tensor]) -> None:
-    """Fail with every missing key, unexpected key and shape mismatch at once."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
-              for k, v in expected.items() if k in state and state[k].shape != v.shape]
-    if missing or unexpected or shapes:
-        parts = []
-        for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)):
-            if items:
-                parts.append(f"{title} ({len(items)}): " + ", ".join(items[:20]) + (" ..." if len(items) > 20 else ""))
-        raise IncompatibleWeightsError(
-            f"weights do not fit {model.config.architecture}:\n  " + "\n  ".join(parts))
-
-
-def load_folder(folder: Path, expected_sha256: str | None = None) -> UnitModel:
-    """Build the model a folder's config names and load its weights strictly."""
-    config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
-    if not config_path.is_file():
-        raise NotAvailableError(
-            f"{folder} has no {CONFIG_FILE}: a model folder holds {CONFIG_FILE} and {WEIGHTS_FILE} "
-            f"(write one with hub.save_pretrained or `python -m hub save`)")
-    try:
-        config = ModelConfig.load(config_path)
-    except (ValueError, TypeError) as err:
-        raise HubError(f"{config_path} is not a valid model config: {err}") from err
-    if not weights_path.is_file():
-        pickles = [p.name for p in folder.glob("*.bin")] + [p.name for p in folder.glob("*.pt*")]
-        extra = f" ({', '.join(pickles)} found: pickled weights are never loaded; convert them to safetensors)" \
-            if pickles else ""
-        raise NotAvailableError(f"{folder} has no {WEIGHTS_FILE}{extra}")
-    digest = file_sha256(weights_path)
-    for label, want in (("config.json", config.weights_sha256), ("the catalog", expected_sha256)):
-        if want and want != digest:
-            raise IncompatibleWeightsError(
-                f"{weights_path} has sha256 {digest} but {label} records {want}: the file is corrupt or was replaced")
-    if not is_model(config.architecture):
-        raise HubError(f"{config_path} names unknown architecture {config.architecture!r}; known: "
-                       f"{', '.join(list_models())}")
-    model = create_model(config.architecture, config.num_classes, config.preset, **config.model_args)
-    try:
-        state = load_file(weights_path)
-    except SafetensorError as err:
-        raise IncompatibleWeightsError(f"{weights_path} is not a readable safetensors file: {err}") from err
-    check_state_dict(model, state)
-    model.load_state_dict(state, strict=True)
-    model.config = config
-    return model.eval()
-
-
 def from_pretrained(name: str, revision: str | None = None, local_files_only: bool | None = None,
-                    cache_dir: str | None = None) -> UnitModel:
+                    cache_dir: str | None = None, source_sha256: str | None = None) -> UnitModel:
     """Load a model by short name, local folder, or Hub repo id (``org/name`` or ``org/name@revision``).
 
     ``local_files_only=None`` follows ``HF_HUB_OFFLINE``. The returned model is in eval mode and carries its
     config (``model.config``: labels, preprocessing, weights sha256), ``model.source`` (the short name of a
-    shipped model, the folder, or repo@commit)
-    and ``model.folder`` (where its files are, card included).
+    shipped or released model, the folder, or repo@commit) and ``model.folder`` (where its files are, card
+    included). The paper's released checkpoints (``vit-ti-cifar100``, ...) are downloaded and converted on
+    first use (:mod:`hub.official`); ``source_sha256`` pins the release file's sha256 (else the catalog's).
     """
     source = resolve(name, revision)
+    offline = constants.HF_HUB_OFFLINE if local_files_only is None else local_files_only
+    if source.release is not None:
+        return load_official(source.release, offline, cache_dir, source_sha256)
     if source.folder is not None:
         model = load_folder(source.folder, source.sha256)
         shipped = source.name in load_catalog() and not Path(source.name).expanduser().is_dir()
         model.source, model.folder = source.name if shipped else str(source.folder), source.folder
         return model
-    offline = constants.HF_HUB_OFFLINE if local_files_only is None else local_files_only
     folder, commit = _download(source, offline, cache_dir)
     model = load_folder(folder, source.sha256)
     model.source, model.folder = f"{source.repo_id}@{commit}", folder
     return model
-
-
-def save_pretrained(model: UnitModel, folder: str | Path, *, metrics: dict[str, float] | None = None,
-                    card: CardInfo | None = None, label_names: list[str] | None = None,
-                    name: str | None = None) -> Path:
-    """Write ``model.safetensors``, ``config.json`` (with the weights' sha256) and a ``README.md`` card."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    labels = label_names if label_names is not None else model.config.label_names
-    if labels is not None and len(labels) != model.config.num_classes:
-        raise HubError(f"{len(labels)} label names for a model with {model.config.num_classes} classes")
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(folder / WEIGHTS_FILE) as tmp:
-        save_file(state, tmp, metadata={"format": "pt"})
-    config = dataclasses.replace(model.config, label_names=labels, weights_sha256=file_sha256(folder / WEIGHTS_FILE))
-    config.save(folder / CONFIG_FILE)
-    text = render_card(name or folder.name, config, count_parameters(model), card, metrics)
-    (folder / CARD_FILE).write_text(text)
-    return folder
 
 
 def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, token: str | None = None,

@@ -1,6 +1,8 @@
 """Pooling-based Vision Transformer (Heo et al.): three token stages joined by depthwise-conv pooling.
 
-CIFAR setting of the paper's released PiT-Ti: 2x2 patches with stride 1 (31x31 tokens), then 16x16, 8x8.
+CIFAR setting of the paper's released PiT-Ti: 2x2 patches with stride 1 (31x31 tokens), then 16x16, 8x8. As in
+PiT (and timm, with which the paper trained it), positions are a map added to the patch map (the CLS token has
+no position slot) and LayerNorms use epsilon 1e-6.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from torch import Tensor, nn
 
 from hub.config import Preset
 from hub.layers import stochastic_depth_rates
-from hub.models.transformer import TokenHead, mlp_unit, msa_unit
+from hub.models.transformer import TIMM_EPS, TokenHead, mlp_unit, msa_unit
 from hub.models.vit import PatchEmbed
 from hub.registry import register_model
 from hub.units import MapLayout, Unit, UnitKind, UnitModel
@@ -36,24 +38,24 @@ class TokenPooling(Unit):
 
 def build_pit(preset: Preset, num_classes: int, *, base_dim: int, depths: tuple[int, ...], heads: tuple[int, ...],
               mlp_ratio: float = 4.0, patch_size: int | None = None, stride: int | None = None,
-              drop_path_rate: float = 0.0, img_size: int = 32) -> UnitModel:
+              drop_path_rate: float = 0.0, norm_eps: float = TIMM_EPS, img_size: int = 32) -> UnitModel:
     patch = patch_size or (16 if preset.imagenet_stem else 2)
     stride = stride or (8 if preset.imagenet_stem else 1)
     dims = [base_dim * h for h in heads]
-    stem = PatchEmbed(dims[0], patch, img_size, stride)
+    stem = PatchEmbed(dims[0], patch, img_size, stride, cls_position=False)
     rates = iter(stochastic_depth_rates(sum(depths), drop_path_rate))
     units: list[Unit] = [stem]
     layout = stem.layout
     for s, (depth, dim, head) in enumerate(zip(depths, dims, heads, strict=True), start=1):
         for _ in range(depth):
             rate = next(rates)
-            units += [msa_unit(dim, head, s, layout, rate, qkv_bias=True),
-                      mlp_unit(dim, int(dim * mlp_ratio), s, layout, rate)]
+            units += [msa_unit(dim, head, s, layout, rate, True, norm_eps),
+                      mlp_unit(dim, int(dim * mlp_ratio), s, layout, rate, norm_eps)]
         if s < len(depths):
             pool = TokenPooling(dim, dims[s], layout.grid, s)
             units.append(pool)
             layout = pool.layout
-    units.append(TokenHead(len(depths) + 1, dims[-1], num_classes, pool="cls"))
+    units.append(TokenHead(len(depths) + 1, dims[-1], num_classes, pool="cls", eps=norm_eps))
     return UnitModel(units)
 
 

@@ -8,28 +8,32 @@ from torch import Tensor, nn
 from hub.layers import Attention, Mlp
 from hub.units import MapLayout, Residual, Unit, UnitKind
 
+TIMM_EPS = 1e-6
+"""LayerNorm epsilon of timm's ViT and PiT, with which the paper trained (and released) them; PyTorch's is 1e-5."""
 
-def msa_unit(dim: int, heads: int, stage: int, layout: MapLayout, drop_path: float, qkv_bias: bool) -> Unit:
+
+def msa_unit(dim: int, heads: int, stage: int, layout: MapLayout, drop_path: float, qkv_bias: bool,
+             eps: float = 1e-5) -> Unit:
     """Pre-norm ``x + MSA(LN(x))``."""
-    branch = nn.Sequential(nn.LayerNorm(dim), Attention(dim, heads, qkv_bias=qkv_bias))
+    branch = nn.Sequential(nn.LayerNorm(dim, eps=eps), Attention(dim, heads, qkv_bias=qkv_bias))
     return Residual(UnitKind.MSA, stage, branch, drop_path=drop_path, layout=layout)
 
 
-def mlp_unit(dim: int, hidden: int, stage: int, layout: MapLayout, drop_path: float) -> Unit:
+def mlp_unit(dim: int, hidden: int, stage: int, layout: MapLayout, drop_path: float, eps: float = 1e-5) -> Unit:
     """Pre-norm ``x + MLP(LN(x))``."""
-    branch = nn.Sequential(nn.LayerNorm(dim), Mlp(dim, hidden))
+    branch = nn.Sequential(nn.LayerNorm(dim, eps=eps), Mlp(dim, hidden))
     return Residual(UnitKind.MLP, stage, branch, drop_path=drop_path, layout=layout)
 
 
 class TokenHead(Unit):
     """LayerNorm, then the CLS token (``pool="cls"``) or the mean of all tokens, then a linear classifier."""
 
-    def __init__(self, stage: int, dim: int, num_classes: int, pool: str = "cls") -> None:
+    def __init__(self, stage: int, dim: int, num_classes: int, pool: str = "cls", eps: float = 1e-5) -> None:
         super().__init__(UnitKind.HEAD, stage)
         if pool not in ("cls", "mean"):
             raise ValueError(f"pool must be 'cls' or 'mean', not {pool!r}")
         self.pool = pool
-        self.norm = nn.LayerNorm(dim)
+        self.norm = nn.LayerNorm(dim, eps=eps)
         self.fc = nn.Linear(dim, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:

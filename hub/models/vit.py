@@ -1,7 +1,8 @@
 """Vision Transformer (Dosovitskiy et al.) with the paper's CIFAR setting: 32x32 inputs, 2x2 patches.
 
 Units: the patch embedding (with CLS token and absolute position embedding) as the stem, then every MSA and
-MLP sub-block as its own unit, as the paper's Fourier and variance analyses split them.
+MLP sub-block as its own unit, as the paper's Fourier and variance analyses split them. LayerNorms use timm's
+epsilon (1e-6), as the paper's released ViT-Ti was trained.
 """
 
 from __future__ import annotations
@@ -14,33 +15,41 @@ from torch import Tensor, nn
 
 from hub.config import Preset
 from hub.layers import ParamRole, stochastic_depth_rates
-from hub.models.transformer import TokenHead, init_token_params, mlp_unit, msa_unit, prepend
+from hub.models.transformer import TIMM_EPS, TokenHead, init_token_params, mlp_unit, msa_unit, prepend
 from hub.registry import register_model
 from hub.units import MapLayout, Unit, UnitKind, UnitModel
 
 
 class PatchEmbed(Unit):
-    """Non-overlapping patches -> tokens, plus CLS token and learned absolute positions."""
+    """Patches -> tokens, plus a CLS token and learned absolute positions.
+
+    ``cls_position``: the CLS token has a position slot of its own (ViT); without it positions are a map
+    ``(1, C, H, W)`` added to the patch map before the CLS token is prepended (PiT).
+    """
 
     param_roles: ClassVar[Mapping[str, ParamRole]] = {"pos_embed": ParamRole.POSITION, "cls_token": ParamRole.TOKEN}
 
-    def __init__(self, dim: int, patch: int, img_size: int, stride: int | None = None) -> None:
+    def __init__(self, dim: int, patch: int, img_size: int, stride: int | None = None,
+                 cls_position: bool = True) -> None:
         stride = stride or patch
         side = (img_size - patch) // stride + 1
         super().__init__(UnitKind.STEM, 0, MapLayout("tokens", (side, side), prefix=1))
         self.proj = nn.Conv2d(3, dim, patch, stride)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, side * side + 1, dim))
+        shape = (1, side * side + 1, dim) if cls_position else (1, dim, side, side)
+        self.pos_embed = nn.Parameter(torch.zeros(shape))
         init_token_params(self.cls_token, self.pos_embed)
 
     def forward(self, x: Tensor) -> Tensor:
-        tokens = self.proj(x).flatten(2).transpose(1, 2)
-        return prepend(self.cls_token, tokens) + self.pos_embed
+        maps = self.proj(x)
+        if self.pos_embed.ndim == 4:
+            return prepend(self.cls_token, (maps + self.pos_embed).flatten(2).transpose(1, 2))
+        return prepend(self.cls_token, maps.flatten(2).transpose(1, 2)) + self.pos_embed
 
 
 def build_vit(preset: Preset, num_classes: int, *, dim: int, depth: int, heads: int, mlp_ratio: float = 4.0,
               patch_size: int | None = None, qkv_bias: bool = False, drop_path_rate: float = 0.0,
-              img_size: int = 32) -> UnitModel:
+              norm_eps: float = TIMM_EPS, img_size: int = 32) -> UnitModel:
     patch = patch_size or (16 if preset.imagenet_stem else 2)
     if img_size % patch:
         raise ValueError(f"patch size {patch} does not divide the {img_size}x{img_size} input")
@@ -48,9 +57,9 @@ def build_vit(preset: Preset, num_classes: int, *, dim: int, depth: int, heads: 
     rates = stochastic_depth_rates(depth, drop_path_rate)
     units: list[Unit] = [stem]
     for rate in rates:
-        units += [msa_unit(dim, heads, 1, stem.layout, rate, qkv_bias),
-                  mlp_unit(dim, int(dim * mlp_ratio), 1, stem.layout, rate)]
-    units.append(TokenHead(2, dim, num_classes, pool="cls"))
+        units += [msa_unit(dim, heads, 1, stem.layout, rate, qkv_bias, norm_eps),
+                  mlp_unit(dim, int(dim * mlp_ratio), 1, stem.layout, rate, norm_eps)]
+    units.append(TokenHead(2, dim, num_classes, pool="cls", eps=norm_eps))
     return UnitModel(units)
 
 
@@ -80,5 +89,7 @@ def vit_l(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
 
 @register_model(example=True, preset_args={"cifar": {"patch_size": 4}})
 def vit_tiny(preset: Preset, num_classes: int, **kwargs) -> UnitModel:
-    """6 blocks of width 96 on 4x4 patches (64 tokens at 32x32): a CPU-sized ViT of about 0.7M parameters."""
-    return build_vit(preset, num_classes, dim=96, depth=6, heads=3, **kwargs)
+    """6 blocks of width 96 on 4x4 patches (64 tokens at 32x32): a CPU-sized ViT of about 0.7M parameters.
+
+    Its LayerNorms keep PyTorch's epsilon (1e-5), with which the shipped vit-tiny-cifar10 was trained."""
+    return build_vit(preset, num_classes, dim=96, depth=6, heads=3, norm_eps=kwargs.pop("norm_eps", 1e-5), **kwargs)

@@ -38,6 +38,32 @@ def test_a_graph_that_disagrees_fails_the_gate():
     assert not parity.passed and "max |logit difference|" in parity.failures[0]
 
 
+class Table(torch.nn.Module):
+    """Logits looked up by the image's first pixel: a "model" whose outputs a test chooses."""
+
+    def __init__(self, logits: np.ndarray) -> None:
+        super().__init__()
+        self.logits = torch.from_numpy(logits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits[x[:, 0, 0, 0].long()]
+
+
+def test_a_flip_between_near_tied_classes_is_a_tie_not_a_failure():
+    logits = np.array([[1.0, 1.002, 0.0], [2.0, 0.0, 0.5], [0.0, 3.0, 1.0]], dtype=np.float32)
+    images = np.arange(3, dtype=np.float32).reshape(3, 1, 1, 1)
+    near = logits.copy()
+    near[0] += [0.004, 0.0, 0.0]  # within the FP16 tolerance, and it swaps image 0's near-tied top two
+    parity = measure_parity(Table(logits), lambda batch: near[batch[:, 0, 0, 0].astype(int)], images, None, "fp16")
+    assert parity.passed and parity.ties == 1 and parity.top1_agreement == 1.0
+    assert parity.top1_agreement_all == pytest.approx(2 / 3)
+    far = logits.copy()
+    far[1] = [0.0, 2.0, 0.5]  # a decided image changes its answer: the logit error shows it too
+    parity = measure_parity(Table(logits), lambda batch: far[batch[:, 0, 0, 0].astype(int)], images, None, "fp16")
+    assert not parity.passed and parity.top1_agreement == 0.5
+    assert any("top-1 agreement" in f for f in parity.failures) and any("max |logit" in f for f in parity.failures)
+
+
 def test_trained_model_fp16_and_int8_graphs(tmp_path, fixture_tar):
     model = hub.from_pretrained("resnet-tiny-cifar10")
     fp16 = export_model(ExportRequest("resnet-tiny-cifar10", tmp_path / "m16.onnx", "fp16"), model)

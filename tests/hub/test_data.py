@@ -102,3 +102,12 @@ def test_data_flags_are_generated_with_per_command_defaults():
     assert "seed of the split" in parser.format_help()
     with pytest.raises(SystemExit):
         parser.parse_args(["--dataset", "x.tar", "--split", "test"])
+
+
+def test_a_classes_file_keeps_the_full_label_indices():
+    from tests.releases import CIFAR100
+
+    data = DataSpec(str(CIFAR100), val_size=0).open()
+    assert len(data) == 20 and len(data.classes) == 100 and data.classes[:2] == ["apple", "aquarium_fish"]
+    for path, label in data.samples:  # the file names carry the CIFAR-100 fine label
+        assert label == int(Path(path).stem.rsplit("_", 1)[1])
