@@ -2,11 +2,6 @@
 ONNX export and its parity gates, the predictor, the analyses on real CIFAR-100 images, and the service."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,11 +12,10 @@ from PIL import Image
 import hub
 from export import ExportRequest, export_model, load_predictor
 from hub.official import convert_official, read_release, write_converted
-from tests.conftest import _free_port
 from tests.releases import CIFAR100, RELEASES, write_release
+from tests.servers import bentoml_serve
 from training.analyze.__main__ import main as analyze
 
-REPO = Path(__file__).parents[1]
 IMAGES = sorted(CIFAR100.rglob("*.png"))
 
 
@@ -83,38 +77,13 @@ def test_fp32_and_fp16_exports_pass_their_gates(name, converted, tmp_path):
 
 @pytest.mark.slow
 def test_the_service_serves_a_converted_folder(converted):
-    folder = converted("vit_ti")
-    port = _free_port()
-    env = dict(os.environ, OMP_NUM_THREADS="1", HOWVITS_THREADS="1", HOWVITS_MODEL=str(folder), PYTHONPATH=str(REPO))
-    log = open(Path(os.environ["BENTOML_HOME"]).parent / f"paper-serve-{port}.log", "w")  # noqa: SIM115
-    process = subprocess.Popen([str(Path(sys.executable).with_name("bentoml")), "serve", "serving.service:Classifier",
-                                "--host", "127.0.0.1", "--port", str(port)], cwd=REPO, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert process.poll() is None, Path(log.name).read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the service did not become ready"
-            time.sleep(0.5)
-        image = IMAGES[0].read_bytes()
-        with httpx.Client(base_url=url, timeout=120) as client:
-            predicted = client.post("/predict", files={"image": ("a.png", image, "image/png")})
-            diagnosed = client.post("/diagnose", files={"image": ("a.png", image, "image/png")})
-            info = client.get("/model").json()
-        assert predicted.status_code == 200 and predicted.json()["top_k"][0]["label"] in hub.config.CIFAR100_CLASSES
-        assert diagnosed.status_code == 200 and set(diagnosed.json()["diagnostics"]["band_noise"]) == {
-            "low", "middle", "high"}
-        assert info["config"]["architecture"] == "vit_ti" and info["config"]["num_classes"] == 100
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+    image = IMAGES[0].read_bytes()
+    with (bentoml_serve(HOWVITS_MODEL=str(converted("vit_ti"))) as url,
+          httpx.Client(base_url=url, timeout=120) as client):
+        predicted = client.post("/predict", files={"image": ("a.png", image, "image/png")})
+        diagnosed = client.post("/diagnose", files={"image": ("a.png", image, "image/png")})
+        info = client.get("/model").json()
+    assert predicted.status_code == 200 and predicted.json()["top_k"][0]["label"] in hub.config.CIFAR100_CLASSES
+    assert diagnosed.status_code == 200 and set(diagnosed.json()["diagnostics"]["band_noise"]) == {
+        "low", "middle", "high"}
+    assert info["config"]["architecture"] == "vit_ti" and info["config"]["num_classes"] == 100
