@@ -21,9 +21,9 @@ from safetensors.torch import load_file
 
 from hub.card import CardInfo
 from hub.catalog import load_catalog
-from hub.errors import HubError, IncompatibleWeightsError
+from hub.errors import HubError
 from hub.folder import check_state_dict, save_pretrained
-from hub.official import LAYOUTS, convert_official, read_release, write_converted
+from hub.official import LAYOUTS, convert_release, read_release, write_converted
 from hub.pretrained import from_pretrained, push_folder
 from hub.registry import create_model, family_examples, is_model, list_models, model_family
 from hub.units import UnitModel, count_parameters
@@ -91,10 +91,8 @@ def cmd_push(args: argparse.Namespace) -> None:
 
 
 def cmd_convert_official(args: argparse.Namespace) -> None:
-    release = read_release(args.file)
-    model = convert_official(args.file, args.arch)
-    if args.sha256 and release.sha256 != args.sha256:
-        raise IncompatibleWeightsError(f"{args.file} has sha256 {release.sha256}, not the expected {args.sha256}")
+    release = read_release(args.file, expected_sha256=args.sha256)
+    model = convert_release(release, args.arch, str(args.file))
     write_converted(model, args.out, args.name or args.out.name, args.url, release)
     print(f"converted {args.file} ({release.size:,} bytes, sha256 {release.sha256}) to {model.config.architecture} "
           f"in {args.out}; load it with hub.from_pretrained({str(args.out)!r})")

@@ -77,13 +77,17 @@ class Layout:
     modules: Callable[[UnitModel], list[tuple[str, str]]]
 
 
-def read_release(path: str | Path, max_bytes: int = MAX_RELEASE_BYTES) -> ReleaseFile:
+def read_release(path: str | Path, max_bytes: int = MAX_RELEASE_BYTES,
+                 expected_sha256: str | None = None) -> ReleaseFile:
     """The file's name field and state dict, unpickled with ``weights_only=True`` (nothing but tensors and
-    plain containers; anything else is refused before it runs)."""
+    plain containers; anything else is refused before it runs). Size and sha256 are checked before unpickling."""
     path = Path(path)
     size = path.stat().st_size
     if size > max_bytes:
         raise HubError(f"{path} is {size:,} bytes; release files above {max_bytes:,} bytes are refused")
+    sha256 = file_sha256(path)
+    if expected_sha256 and sha256 != expected_sha256:
+        raise IncompatibleWeightsError(f"{path} has sha256 {sha256}, not the expected {expected_sha256}")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -100,7 +104,7 @@ def read_release(path: str | Path, max_bytes: int = MAX_RELEASE_BYTES) -> Releas
     if not isinstance(state, dict) or not state or not all(isinstance(v, Tensor) for v in state.values()):
         raise HubError(f"{path} holds no state dict of tensors (expected {{'name': ..., 'state_dict': {{...}}}})")
     name = data.get("name") if isinstance(data.get("name"), str) else None
-    return ReleaseFile(name, dict(state), size, file_sha256(path))
+    return ReleaseFile(name, dict(state), size, sha256)
 
 
 # -- the originals' module names ------------------------------------------------------------------------------
@@ -242,16 +246,20 @@ def convert_official(path: str | Path, architecture: str | None = None) -> UnitM
     """A release file (or one written the same way) as our model, with the CIFAR-100 labels and statistics.
 
     The architecture is read from the file's ``name`` field unless given."""
-    release = read_release(path)
+    return convert_release(read_release(path), architecture, str(path))
+
+
+def convert_release(release: ReleaseFile, architecture: str | None, source: str) -> UnitModel:
+    """:func:`convert_official` of a file already read (``source``: where it came from)."""
     if architecture is None:
         if release.name not in FILE_NAMES:
-            raise HubError(f"{path} names architecture {release.name!r}, which is not one of the released ones "
+            raise HubError(f"{source} names architecture {release.name!r}, which is not one of the released ones "
                            f"({', '.join(FILE_NAMES)}); pass the architecture ({', '.join(LAYOUTS)})")
         architecture = FILE_NAMES[release.name]
     model = convert_state_dict(architecture, release.state)
     if model.config.num_classes == len(CIFAR100_CLASSES):
         model.config.label_names = list(CIFAR100_CLASSES)
-    model.source = str(path)
+    model.source = source
     return model
 
 
@@ -380,14 +388,15 @@ def load_official(entry: CatalogEntry, offline: bool, cache_dir: str | Path | No
             raise _unavailable(entry.name, url, "it is not in the cache and downloads are off (HF_HUB_OFFLINE=1 or "
                                                 "local_files_only=True)")
         download(url, release_path, entry.name)
-    release = read_release(release_path)
-    if expected and release.sha256 != expected:
+    try:
+        release = read_release(release_path, expected_sha256=expected)
+    except IncompatibleWeightsError as err:
         release_path.unlink()
-        raise IncompatibleWeightsError(f"{url} has sha256 {release.sha256}, not the expected {expected}: the file "
-                                       f"is not the one pinned (removed from the cache)")
+        raise IncompatibleWeightsError(f"{url}: {err}: the file is not the one pinned (removed from the cache, "
+                                       f"never unpickled)") from err
     print(f"{entry.name}: {release_path.name} is {release.size:,} bytes with sha256 {release.sha256}"
           f"{' (as pinned)' if expected else '; pin it in hub/catalog.toml as source_sha256'}", file=sys.stderr)
-    model = convert_official(release_path, entry.architecture)
+    model = convert_release(release, entry.architecture, url)
     write_converted(model, folder, entry.name, url, release, load_as=entry.name)
     return _loaded(load_folder(folder), entry.name, folder)
 
