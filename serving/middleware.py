@@ -1,122 +1,89 @@
-"""ASGI middleware in front of the BentoML app: ``GET /model``, ``GET /ui`` (the static page), the request
-body limit (413 before the body is read when Content-Length says so, or as soon as a streamed body passes
-the limit), multipart field names checked against each endpoint's fields (BentoML answers a file under an
-unknown name with a 500), and error bodies as one JSON object."""
+"""ASGI middleware in front of the BentoML app.
+
+- ``GET /model`` and ``GET /ui`` (the static page, with a Content-Security-Policy of hashes of its own script
+  and style) are answered here; every response carries ``X-Content-Type-Options: nosniff``.
+- Unknown paths are a 404 answered here, so they never reach BentoML's per-path metrics.
+- The API's request bodies are limited (413 before reading when Content-Length says so, or as soon as a
+  streamed body passes the limit), parsed once with explicit limits by :mod:`serving.requests`, and handed on
+  re-encoded; a wrong content type is a 415 before the body is read.
+- Error bodies become one JSON object ``{"error": ...}``; a 503 carries ``Retry-After``.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
+from collections.abc import Mapping
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from serving.requests import FieldKind, Limits, RequestError, encode_multipart, parse_batch, parse_multipart
+
 UI_PAGE = Path(__file__).with_name("ui") / "index.html"
+BENTOML_PATHS = ("/", "/docs.json", "/schema.json", "/readyz", "/livez", "/healthz", "/metrics")
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff")]
+RETRY_AFTER_SECONDS = 1
+
+
+def _json_response(status: int, payload: Any) -> tuple[dict, dict]:
+    body = json.dumps(payload, default=str).encode()
+    start = {"type": "http.response.start", "status": status,
+             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                         *SECURITY_HEADERS]}
+    return start, {"type": "http.response.body", "body": body}
 
 
 async def _send_json(send: Any, status: int, payload: Any) -> None:
-    body = json.dumps(payload, default=str).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+    for message in _json_response(status, payload):
+        await send(message)
 
 
-class BodyTooLarge(Exception):
-    pass
+def _page_policy(page: str) -> str:
+    """A CSP allowing exactly the page's own inline script and style (by hash) and nothing from elsewhere."""
+    def hashes(tag: str) -> str:
+        blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", page, flags=re.S)
+        return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'" for b in blocks)
 
+    return (f"default-src 'none'; script-src {hashes('script')}; style-src {hashes('style')}; "
+            f"img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+            f"frame-ancestors 'none'")
 
-async def _read_body(receive: Any) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes) -> Any:
-    sent = False
-
-    async def receive() -> dict:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
-
-    return receive
-
-
-def multipart_field_names(body: bytes, content_type: str) -> list[str] | None:
-    """The ``name`` of every part of a multipart body (None if the body cannot be parsed)."""
-    from python_multipart.multipart import MultipartParser, parse_options_header
-
-    _, options = parse_options_header(content_type)
-    boundary = options.get(b"boundary")
-    if not boundary:
-        return None
-    names: list[str] = []
-    header: dict[str, bytes] = {"field": b"", "value": b""}
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        header["field"] += data[start:end]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        header["value"] += data[start:end]
-
-    def on_header_end() -> None:
-        if header["field"].lower() == b"content-disposition":
-            _, params = parse_options_header(header["value"])
-            names.append(params.get(b"name", b"").decode("utf-8", "replace"))
-        header["field"], header["value"] = b"", b""
-
-    parser = MultipartParser(boundary, {"on_header_field": on_header_field, "on_header_value": on_header_value,
-                                        "on_header_end": on_header_end})
-    try:
-        parser.write(body)
-        parser.finalize()
-    except Exception:
-        return None
-    return names
 
 
 class HowvitsMiddleware:
-    def __init__(self, app: Any, max_body_bytes: int, fields: dict[str, set[str]]) -> None:
-        self.app, self.max_body_bytes, self.fields = app, max_body_bytes, fields
+    def __init__(self, app: Any, limits: Limits, fields: Mapping[str, Mapping[str, FieldKind]],
+                 batch_shape: tuple[int, ...], max_batch: int) -> None:
+        self.app, self.limits, self.fields = app, limits, fields
+        self.batch_shape, self.max_batch = batch_shape, max_batch
+        self.page = UI_PAGE.read_bytes()
+        self.page_policy = _page_policy(self.page.decode()).encode()
+
+    def _known(self, path: str) -> bool:
+        return path in self.fields or path in ("/logits", "/model", "/ui", *BENTOML_PATHS) or \
+            path.startswith("/static_content/")
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path, method = scope["path"].rstrip("/") or "/", scope["method"]
+        if not self._known(path):
+            return await _send_json(send, 404, {"error": f"no such endpoint {path[:100]!r}"})
         if path in ("/model", "/ui") and method in ("GET", "HEAD"):
             return await self._static(path, send)
-        limit = self.max_body_bytes + 1024 * 1024  # room for multipart framing around one maximal image
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            return await _send_json(send, 413, {"error": f"request body of {int(length):,} bytes exceeds the "
-                                                         f"limit of {limit:,} bytes"})
-        received = 0
         started = False
-
-        async def limited_receive() -> dict:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge
-            return message
-
         error_start: dict | None = None
         error_body: list[bytes] = []
 
         async def tracking_send(message: dict) -> None:
-            """Error bodies become one JSON object: BentoML wraps its own as a one-element list."""
+            """Security headers on every response; error bodies become one JSON object (BentoML wraps its own
+            as a one-element list); a 503 says when to come back."""
             nonlocal started, error_start
             if message["type"] == "http.response.start":
                 started = True
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
                 if message["status"] >= 400:
                     error_start = message
                     return
@@ -134,40 +101,96 @@ class HowvitsMiddleware:
             except ValueError:
                 pass
             headers = [(k, v) for k, v in error_start.get("headers", []) if k.lower() != b"content-length"]
+            if error_start["status"] == HTTPStatus.SERVICE_UNAVAILABLE:
+                headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
             await send({**error_start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})
             error_start = None
 
+        if method != "POST" or (path not in self.fields and path != "/logits"):
+            return await self.app(scope, receive, tracking_send)
         try:
-            content_type = headers.get(b"content-type", b"").decode("latin-1")
-            allowed = self.fields.get(path)
-            if allowed is not None and content_type.startswith("multipart/form-data"):
-                body = await _read_body(limited_receive)
-                names = multipart_field_names(body, content_type)
-                if names is None:
-                    return await _send_json(send, 400, {"error": "the multipart body cannot be parsed"})
-                unknown = sorted(set(names) - allowed)
-                if unknown:
-                    return await _send_json(send, 400, {"error": f"unknown field(s) {unknown}; this endpoint "
-                                                                 f"accepts {sorted(allowed)}"})
-                limited_receive = _replay(body)
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await _send_json(send, 413, {"error": f"request body exceeds the limit of {limit:,} bytes"})
+            scope, receive = await self._canonical(scope, receive, path)
+        except RequestError as err:
+            return await _send_json(send, err.status, {"error": str(err)})
+        await self.app(scope, receive, tracking_send)
+        if not started:
+            await _send_json(send, 500, {"error": "the service sent no response"})
+
+    async def _canonical(self, scope: dict, receive: Any, path: str) -> tuple[dict, Any]:
+        """Read the body under the limits, parse it once and return a scope and receive that replay it
+        re-encoded."""
+        headers = [(k.lower(), v) for k, v in scope.get("headers") or []]
+        types = [v.decode("latin-1") for k, v in headers if k == b"content-type"]
+        if len(types) > 1:
+            raise RequestError("the request has more than one Content-Type header")
+        content_type = types[0] if types else ""
+        media = content_type.split(";")[0].strip().lower()
+        wanted = "application/json" if path == "/logits" else "multipart/form-data"
+        if media != wanted:
+            what = "a JSON object {\"batch\": ...}" if path == "/logits" else \
+                "multipart/form-data, with each image as an uploaded file"
+            raise RequestError(f"send {what} (got Content-Type {media or 'none'!r})",
+                               HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
+        limit = self.limits.max_request_bytes
+        lengths = [v for k, v in headers if k == b"content-length"]
+        if len(lengths) > 1 or (lengths and not lengths[0].isdigit()):
+            raise RequestError("the request has an unusable Content-Length")
+        if lengths and int(lengths[0]) > limit:
+            raise RequestError(f"request body of {int(lengths[0]):,} bytes exceeds the limit of {limit:,} bytes",
+                               HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        body = await _read_body(receive, limit)
+        if path == "/logits":
+            canonical, canonical_type = parse_batch(body, self.batch_shape, self.max_batch), "application/json"
+        else:
+            form = parse_multipart(body, content_type, self.fields[path], self.limits)
+            canonical, canonical_type = encode_multipart(form)
+        kept = [(k, v) for k, v in headers if k not in (b"content-type", b"content-length", b"transfer-encoding")]
+        scope = {**scope, "headers": [*kept, (b"content-type", canonical_type.encode()),
+                                      (b"content-length", str(len(canonical)).encode())]}
+        return scope, _replay(canonical)
 
     async def _static(self, path: str, send: Any) -> None:
         from serving import state
 
         if path == "/ui":
-            body = UI_PAGE.read_bytes()
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"text/html; charset=utf-8"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+                                    (b"content-length", str(len(self.page)).encode()),
+                                    (b"content-security-policy", self.page_policy), *SECURITY_HEADERS]})
+            await send({"type": "http.response.body", "body": self.page})
             return
         service = state.current()
         if service is None:
             await _send_json(send, 503, {"error": "the model is still loading"})
             return
         await _send_json(send, 200, service.model_info())
+
+
+async def _read_body(receive: Any, limit: int) -> bytes:
+    chunks, received = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise RequestError("the client went away before sending the whole body")
+        chunk = message.get("body", b"")
+        received += len(chunk)
+        if received > limit:
+            raise RequestError(f"request body exceeds the limit of {limit:,} bytes",
+                               HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Any:
+    sent = False
+
+    async def receive() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import typing
+from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +36,8 @@ from serving.batcher import MicroBatcher, batch_size_histogram
 from serving.diagnostics import diagnose, figure_png
 from serving.images import ImageError, decode_image
 from serving.middleware import HowvitsMiddleware
+from serving.privacy import redact_paths
+from serving.requests import FieldKind, Limits
 from serving.settings import ServiceSettings
 
 SETTINGS = ServiceSettings()
@@ -122,6 +126,7 @@ class Classifier:
         self.config = self.predictor.config
         self.labels = self.config.labels
         self.model_torch = self.predictor.model if isinstance(self.predictor, TorchPredictor) else None
+        self.name = redact_paths(SETTINGS.model)
         self.revision = (self.config.weights_sha256 or "unknown")[:12]
         if "@" in self.predictor.source:
             self.revision = self.predictor.source.rsplit("@", 1)[1][:12]
@@ -129,6 +134,9 @@ class Classifier:
         for size in (1, min(SETTINGS.max_batch_size, len(warm))):
             self.predictor.predict(warm[:size])
         self.batcher = MicroBatcher(self.predictor.predict, SETTINGS.max_batch_size, BATCH_SIZES.observe)
+        self.diagnose_slots = asyncio.Semaphore(SETTINGS.max_diagnose)
+        self.decode_size = int(self.config.input_size[-1] / self.config.crop_pct)
+        """JPEGs are decoded at the smallest DCT scale that still covers this (the short side after resizing)."""
         self.ready = True
         state.register(self)
 
@@ -155,40 +163,45 @@ class Classifier:
             raise InvalidArgument(f"top_k must be between 1 and {len(self.labels)} (the model's classes), "
                                   f"got {top_k}")
 
-    def _decode(self, path: Path, what: str = "") -> tuple[Any, ImageInfo]:
-        try:
-            decoded = decode_image(Path(path).read_bytes(), SETTINGS.max_body_bytes, SETTINGS.max_pixels)
-        except ImageError as err:
-            raise _fail(err, what) from err
-        width, height = decoded.image.size
-        return decoded.image, ImageInfo(width=width, height=height, format=decoded.format, mode=decoded.mode)
+    def _decoded(self, paths: list[Path]) -> tuple[np.ndarray, list[ImageInfo]]:
+        """Decode and preprocess one image at a time (one decoded image in memory), under one pixel budget for
+        the whole request; runs in a worker thread, off the event loop."""
+        budget, rows, infos = SETTINGS.max_pixels, [], []
+        for i, path in enumerate(paths):
+            try:
+                decoded = decode_image(Path(path).read_bytes(), SETTINGS.max_body_bytes, budget, self.decode_size)
+            except ImageError as err:
+                raise _fail(err, f"image {i}: " if len(paths) > 1 else "") from err
+            budget -= decoded.pixels
+            rows.append(self.predictor.preprocess([decoded.image]))
+            infos.append(ImageInfo(width=decoded.size[0], height=decoded.size[1], format=decoded.format,
+                                   mode=decoded.mode))
+        return np.concatenate(rows), infos
 
     def _prediction(self, logits: np.ndarray, info: ImageInfo, k: int) -> Prediction:
         labels = [Label(label=s.label, index=s.index, probability=s.probability)
                   for s in postprocess.top_k(postprocess.probabilities(logits), self.labels, k)]
-        return Prediction(model=SETTINGS.model, revision=self.revision, backend=self.predictor.backend,
-                          top_k=labels, image=info)
+        return Prediction(model=self.name, revision=self.revision, backend=self.predictor.backend, top_k=labels,
+                          image=info)
 
     @bentoml.api(input_spec=PredictInput)
     async def predict(self, image: Path, top_k: int = 5) -> Prediction:
         """Top-k labels with probabilities for one image."""
         self._check_top_k(top_k)
-        decoded, info = await asyncio.to_thread(self._decode, image)
-        batch = self.predictor.preprocess([decoded])
+        batch, infos = await asyncio.to_thread(self._decoded, [image])
         logits = await self._logits(batch)
-        return self._prediction(logits[0], info, top_k)
+        return self._prediction(logits[0], infos[0], top_k)
 
     @bentoml.api(input_spec=PredictBatchInput)
     async def predict_batch(self, images: list[Path], top_k: int = 5) -> BatchPrediction:
-        """Top-k labels for several images in one call."""
+        """Top-k labels for several images in one call (their pixels count against one budget)."""
         self._check_top_k(top_k)
         if not 1 <= len(images) <= SETTINGS.max_images:
             raise InvalidArgument(f"send between 1 and {SETTINGS.max_images} images, got {len(images)}")
-        decoded = [await asyncio.to_thread(self._decode, path, f"image {i}: ") for i, path in enumerate(images)]
-        batch = self.predictor.preprocess([image for image, _ in decoded])
+        batch, infos = await asyncio.to_thread(self._decoded, images)
         logits = await self._logits(batch)
-        predictions = [self._prediction(row, info, top_k) for row, (_, info) in zip(logits, decoded, strict=True)]
-        return BatchPrediction(model=SETTINGS.model, revision=self.revision, backend=self.predictor.backend,
+        predictions = [self._prediction(row, info, top_k) for row, info in zip(logits, infos, strict=True)]
+        return BatchPrediction(model=self.name, revision=self.revision, backend=self.predictor.backend,
                                predictions=predictions)
 
     @bentoml.api(input_spec=DiagnoseInput)
@@ -196,47 +209,76 @@ class Classifier:
                        figure: bool = False) -> Diagnosis:
         """The prediction plus frequency diagnostics: the image's power spectrum and high-frequency share,
         predictions on low-/high-pass versions, robustness to band-limited noise (low, middle, high) and,
-        with the torch backend, per-stage feature-map amplitudes. Deterministic for an image and seed."""
+        with the torch backend, per-stage feature-map amplitudes. Deterministic for an image and seed. About a
+        hundred model calls: at most ``HOWVITS_MAX_DIAGNOSE`` run at once, more are answered 503."""
         self._check_top_k(top_k)
         if not 1 <= draws <= SETTINGS.max_draws:
             raise InvalidArgument(f"draws must be between 1 and {SETTINGS.max_draws}, got {draws}")
         if not 0 < strength <= 1:
             raise InvalidArgument(f"strength must be in (0, 1], got {strength}")
-        decoded, info = await asyncio.to_thread(self._decode, image)
-        result = await asyncio.to_thread(self._diagnose, decoded, seed=seed, draws=draws, strength=strength,
-                                         top_k=top_k)
-        clean = result.pop("clean_logits")
-        png = figure_png(result, f"{SETTINGS.model}: diagnostics") if figure else None
-        result.pop("prediction")  # the same as the top-level prediction
+        if self.diagnose_slots.locked():
+            raise BentoMLException(f"{SETTINGS.max_diagnose} diagnoses are running; try again shortly",
+                                   error_code=HTTPStatus.SERVICE_UNAVAILABLE)
+        async with self.diagnose_slots:
+            clean, info, result, png = await asyncio.to_thread(
+                self._diagnosis, image, figure, seed=seed, draws=draws, strength=strength, top_k=top_k)
         return Diagnosis(prediction=self._prediction(clean, info, top_k), diagnostics=result, figure_png_base64=png)
 
-    def _diagnose(self, image: Any, **options: Any) -> dict:
-        pixels = eval_transform(self.config, normalise=False)(image)
+    def _diagnosis(self, path: Path, figure: bool, **options: Any) -> tuple[np.ndarray, ImageInfo, dict, str | None]:
+        """Decode, diagnose and draw, in a worker thread."""
+        try:
+            decoded = decode_image(Path(path).read_bytes(), SETTINGS.max_body_bytes, SETTINGS.max_pixels,
+                                   self.decode_size)
+        except ImageError as err:
+            raise _fail(err) from err
+        info = ImageInfo(width=decoded.size[0], height=decoded.size[1], format=decoded.format, mode=decoded.mode)
+        pixels = eval_transform(self.config, normalise=False)(decoded.image)
 
         def classify(x: torch.Tensor) -> torch.Tensor:
             return torch.from_numpy(self.predictor.predict(x.numpy().astype(np.float32)))
 
         result = diagnose(classify, self.config, pixels, model=self.model_torch, **options)
-        result["clean_logits"] = self.predictor.predict(self.predictor.preprocess([image]))[0]
+        clean = self.predictor.predict(self.predictor.preprocess([decoded.image]))[0]
         if self.model_torch is None:
             result["feature_maps_note"] = "per-stage feature-map amplitudes need the torch backend"
-        return result
+        png = figure_png(result, f"{self.name}: diagnostics") if figure else None
+        result.pop("prediction")  # the same as the top-level prediction
+        return clean, info, result, png
 
     def model_info(self) -> dict[str, Any]:
-        """What GET /model returns."""
+        """What GET /model returns; paths on this machine are reduced to their last component."""
         card_metrics = None
         metrics_file = Path(self.predictor.folder) / "metrics.json" if self.predictor.folder else None
         if metrics_file is not None and metrics_file.is_file():
             card_metrics = json.loads(metrics_file.read_text()).get("metrics")
-        return {"model": SETTINGS.model, "revision": self.revision, "config": self.config.to_dict(),
+        return redact_paths({"model": self.name, "revision": self.revision, "config": self.config.to_dict(),
                 "card_metrics": card_metrics, **self.predictor.info(),
                 "batching": {"enabled": SETTINGS.batching, "max_batch_size": SETTINGS.max_batch_size,
                              "max_latency_ms": SETTINGS.max_latency_ms},
                 "limits": {"max_body_bytes": SETTINGS.max_body_bytes, "max_pixels": SETTINGS.max_pixels,
-                           "max_images": SETTINGS.max_images, "max_draws": SETTINGS.max_draws},
-                "workers": SETTINGS.workers, "ready": self.ready}
+                           "max_images": SETTINGS.max_images, "max_draws": SETTINGS.max_draws,
+                           "max_diagnose": SETTINGS.max_diagnose},
+                "workers": SETTINGS.workers, "ready": self.ready})
 
 
-FIELDS = {f"/{name}": set(spec.model_fields) for name, spec in
+def field_kinds(spec: type[IODescriptor]) -> dict[str, FieldKind]:
+    """What each field of an endpoint's input takes, for the request parser (BentoML annotates files)."""
+
+    def bare(annotation: Any) -> Any:
+        return typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated else annotation
+
+    kinds = {int: FieldKind.INT, float: FieldKind.FLOAT, bool: FieldKind.BOOL, Path: FieldKind.FILE}
+    found = {}
+    for name, info in spec.model_fields.items():
+        annotation = bare(info.annotation)
+        many = typing.get_origin(annotation) is list and bare(typing.get_args(annotation)[0]) is Path
+        found[name] = FieldKind.FILES if many else kinds[annotation]
+    return found
+
+
+FIELDS = {f"/{name}": field_kinds(spec) for name, spec in
           (("predict", PredictInput), ("predict_batch", PredictBatchInput), ("diagnose", DiagnoseInput))}
-Classifier.add_asgi_middleware(HowvitsMiddleware, max_body_bytes=SETTINGS.max_body_bytes, fields=FIELDS)
+LIMITS = Limits(max_body_bytes=SETTINGS.max_body_bytes, max_files=SETTINGS.max_images,
+                max_parts=SETTINGS.max_images + 8)
+Classifier.add_asgi_middleware(HowvitsMiddleware, limits=LIMITS, fields=FIELDS, batch_shape=INPUT_SHAPE,
+                               max_batch=SETTINGS.max_batch_size)

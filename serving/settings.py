@@ -31,11 +31,13 @@ class ServiceSettings(BaseSettings):
     max_latency_ms: int = 1000
     max_body_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 40_000_000
-    """Decoded-image pixel limit (decompression bombs)."""
+    """Decoded pixels per request, all images together (decompression bombs, memory per request)."""
     max_images: int = 64
     """Images per /predict_batch call."""
     max_draws: int = 32
     """Noise draws per band in /diagnose."""
+    max_diagnose: int = 2
+    """/diagnose requests running at once per worker (each is about a hundred model calls); more get a 503."""
 
     @property
     def runtime_threads(self) -> int:
