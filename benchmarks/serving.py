@@ -127,7 +127,7 @@ def main() -> None:
                       flush=True)
             if batching:
                 report["metrics_batch_histogram"] = [line for line in httpx.get(f"{url}/metrics").text.splitlines()
-                                                     if line.startswith("bentoml_service_adaptive_batch_size_bucket")]
+                                                     if line.startswith("howvits_model_batch_size_bucket")]
         finally:
             stop(process)
     on16, off16 = report["batching_on"][-1], report["batching_off"][-1]

@@ -2,7 +2,8 @@
 
 - ``GET /model`` and ``GET /ui`` (the static page, with a Content-Security-Policy of hashes of its own script
   and style) are answered here; every response carries ``X-Content-Type-Options: nosniff``.
-- Unknown paths are a 404 answered here, so they never reach BentoML's per-path metrics.
+- Unknown paths are a 404 answered here; requests are counted by :mod:`serving.telemetry` with unknown paths
+  as ``other``, and ``GET /metrics`` is served here.
 - The API's request bodies are limited (413 before reading when Content-Length says so, or as soon as a
   streamed body passes the limit), parsed once with explicit limits by :mod:`serving.requests`, and handed on
   re-encoded; a wrong content type is a 415 before the body is read.
@@ -15,15 +16,17 @@ import base64
 import hashlib
 import json
 import re
+import time
 from collections.abc import Mapping
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from serving import telemetry
 from serving.requests import FieldKind, Limits, RequestError, encode_multipart, parse_batch, parse_multipart
 
 UI_PAGE = Path(__file__).with_name("ui") / "index.html"
-BENTOML_PATHS = ("/", "/docs.json", "/schema.json", "/readyz", "/livez", "/healthz", "/metrics")
+BENTOML_PATHS = ("/", "/docs.json", "/schema.json", "/readyz", "/livez", "/healthz")
 SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff")]
 RETRY_AFTER_SECONDS = 1
 
@@ -62,17 +65,31 @@ class HowvitsMiddleware:
         self.page_policy = _page_policy(self.page.decode()).encode()
 
     def _known(self, path: str) -> bool:
-        return path in self.fields or path in ("/logits", "/model", "/ui", *BENTOML_PATHS) or \
+        return path in self.fields or path in ("/logits", "/model", "/ui", "/metrics", *BENTOML_PATHS) or \
             path.startswith("/static_content/")
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path, method = scope["path"].rstrip("/") or "/", scope["method"]
-        if not self._known(path):
-            return await _send_json(send, 404, {"error": f"no such endpoint {path[:100]!r}"})
-        if path in ("/model", "/ui") and method in ("GET", "HEAD"):
-            return await self._static(path, send)
+        known = self._known(path)
+        endpoint = ("/static_content" if path.startswith("/static_content/") else path) if known else "other"
+        started_at, status = time.perf_counter(), [500]
+
+        async def counted_send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                telemetry.record(endpoint, method, status[0], time.perf_counter() - started_at)
+
+        if not known:
+            return await _send_json(counted_send, 404, {"error": f"no such endpoint {path[:100]!r}"})
+        if path in ("/model", "/ui", "/metrics") and method in ("GET", "HEAD"):
+            return await self._static(path, counted_send)
+        await self._forward(scope, receive, counted_send, path, method)
+
+    async def _forward(self, scope: dict, receive: Any, send: Any, path: str, method: str) -> None:
         started = False
         error_start: dict | None = None
         error_body: list[bytes] = []
@@ -153,6 +170,13 @@ class HowvitsMiddleware:
     async def _static(self, path: str, send: Any) -> None:
         from serving import state
 
+        if path == "/metrics":
+            body, media = telemetry.exposition()
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", media.encode()), (b"content-length", str(len(body)).encode()),
+                                    *SECURITY_HEADERS]})
+            await send({"type": "http.response.body", "body": body})
+            return
         if path == "/ui":
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"text/html; charset=utf-8"),

@@ -104,7 +104,7 @@ def parse_multipart(body: bytes, content_type: str, fields: Mapping[str, FieldKi
     form = Form()
     part: dict[str, Any] = {}
     header = {"field": b"", "value": b""}
-    parts = 0
+    parts, ended = 0, []
 
     def on_part_begin() -> None:
         nonlocal parts
@@ -179,8 +179,10 @@ def parse_multipart(body: bytes, content_type: str, fields: Mapping[str, FieldKi
 
     callbacks = {"on_part_begin": on_part_begin, "on_header_field": on_header_field,
                  "on_header_value": on_header_value, "on_header_end": on_header_end,
-                 "on_headers_finished": on_headers_finished, "on_part_data": on_part_data, "on_part_end": on_part_end}
-    parser = MultipartParser(boundary.encode(), callbacks, max_header_count=8, max_header_size=limits.max_header_bytes)
+                 "on_headers_finished": on_headers_finished, "on_part_data": on_part_data, "on_part_end": on_part_end,
+                 "on_end": lambda: ended.append(True)}
+    parser = MultipartParser(boundary.encode(), callbacks, max_header_count=8,
+                             max_header_size=4 * limits.max_header_bytes)
     try:
         parser.write(body)
         parser.finalize()
@@ -190,6 +192,8 @@ def parse_multipart(body: bytes, content_type: str, fields: Mapping[str, FieldKi
         raise RequestError("the multipart body is malformed") from err
     if not parts:
         raise RequestError("the multipart body has no parts")
+    if not ended:
+        raise RequestError("the multipart body ends before its closing boundary")
     return form
 
 

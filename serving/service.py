@@ -114,7 +114,7 @@ class DiagnoseInput(_StrictInput):
 
 
 @bentoml.service(name="howvits", workers=SETTINGS.workers, traffic={"timeout": 120, "max_concurrency": 512},
-                 metrics={"enabled": True})
+                 metrics={"enabled": False})  # per-path metrics would grow with every unknown path: serving.telemetry
 class Classifier:
     """Image classification with frequency and robustness diagnostics for the paper's model family."""
 

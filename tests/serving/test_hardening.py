@@ -1,10 +1,17 @@
-"""Against the real server: at least 100 distinct malformed requests, every one a 4xx with a JSON message and
-the server healthy afterwards; then a bounded load test with adaptive batching visible in /metrics."""
+"""Against the real server: more than 200 distinct hostile requests across every POST endpoint and transport
+(multipart, urlencoded, JSON, raw and chunked bodies), every one a 4xx with a JSON message, none making the
+server fetch anything, /livez answering while the heavy ones run and the server healthy afterwards; then a
+bounded load test with adaptive batching visible in /metrics."""
 
+import contextlib
+import http.server
 import io
 import json
 import re
+import socket
 import struct
+import threading
+import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
@@ -52,6 +59,107 @@ def bad_images() -> dict[str, bytes]:
     return cases
 
 
+def _png(size: tuple[int, int], mode: str = "L") -> bytes:
+    return _encoded(mode, "PNG", size)
+
+
+def hostile_requests(canary: str) -> list[tuple[str, str, dict]]:
+    """The classes the service once answered with a 500 or at a disproportionate cost; ``canary`` is the URL of a
+    loopback server that must never be contacted."""
+    good = ("cat.png", PNG, "image/png")
+    digits = "9" * 5000
+    deep = "[" * 50_000 + "]" * 50_000
+    requests = []
+    for endpoint, field in (("predict", "image"), ("predict_batch", "images"), ("diagnose", "image")):
+        for what, text in (("url", f"{canary}/x.png"), ("file url", "file:///etc/passwd"), ("path", "/etc/passwd"),
+                           ("relative path", "hub/samples/cat_1.png")):
+            requests += [
+                (f"{endpoint}: {what} as a multipart text value", endpoint, {"data": {field: text}}),
+                (f"{endpoint}: {what} urlencoded", endpoint, {"content": f"{field}={text}".encode(),
+                 "headers": {"content-type": "application/x-www-form-urlencoded"}}),
+                (f"{endpoint}: {what} in JSON", endpoint, {"json": {field: [text] if field == "images" else text}}),
+            ]
+        files = [(field, good)]
+        requests += [
+            (f"{endpoint}: top_k of 5000 digits", endpoint, {"files": files, "data": {"top_k": digits}}),
+            (f"{endpoint}: top_k of 5000 digits urlencoded", endpoint, {"content": f"top_k={digits}".encode(),
+             "headers": {"content-type": "application/x-www-form-urlencoded"}}),
+            (f"{endpoint}: deep JSON", endpoint, {"content": deep.encode(),
+                                                  "headers": {"content-type": "application/json"}}),
+            (f"{endpoint}: 1001 parts", endpoint, {"files": files + [("top_k", (None, "1"))] * 1001}),
+            (f"{endpoint}: 1001 fields urlencoded", endpoint, {"content": "&".join(["a=1"] * 1001).encode(),
+             "headers": {"content-type": "application/x-www-form-urlencoded"}}),
+            (f"{endpoint}: a 2 MiB text part", endpoint, {"files": files, "data": {"top_k": "1" * (2 << 20)}}),
+            (f"{endpoint}: a 100k-character file name", endpoint, {"files": [(field, ("a" * 100_000 + ".png", PNG,
+                                                                                      "image/png"))]}),
+            (f"{endpoint}: a part named in another charset", endpoint, {"content": _raw_part(
+                "Content-Disposition: form-data; name*=UTF-8''image; filename=\"x.png\""), "headers": RAW}),
+            (f"{endpoint}: a part without Content-Disposition", endpoint, {"content": _raw_part(
+                "Content-Type: image/png"), "headers": RAW}),
+            (f"{endpoint}: two Content-Type headers in a part", endpoint, {"content": _raw_part(
+                f'Content-Disposition: form-data; name="{field}"; filename="x.png"\r\nContent-Type: text/plain\r\n'
+                "Content-Type: image/png"), "headers": RAW}),
+            (f"{endpoint}: a NUL in the part name", endpoint, {"content": _raw_part(
+                f'Content-Disposition: form-data; name="{field}\x00"; filename="x.png"'), "headers": RAW}),
+            (f"{endpoint}: a unicode part name", endpoint, {"content": _raw_part(
+                'Content-Disposition: form-data; name="imag\u00e9"; filename="x.png"'), "headers": RAW}),
+            (f"{endpoint}: no closing boundary", endpoint, {"content": _raw_part(
+                f'Content-Disposition: form-data; name="{field}"; filename="x.png"')[:-20], "headers": RAW}),
+            (f"{endpoint}: a multipart body without a boundary", endpoint, {"content": b"--x\r\n\r\n",
+             "headers": {"content-type": "multipart/form-data"}}),
+            (f"{endpoint}: a 1 x 100000 PNG", endpoint, {"files": [(field, ("t.png", _png((1, 100_000)),
+                                                                            "image/png"))]}),
+            (f"{endpoint}: a 1 x 40000000 PNG header", endpoint, {"files": [(field, ("t.png", _png_header_only(
+                1, 40_000_000), "image/png"))]}),
+            (f"{endpoint}: an ICO holding a PNG", endpoint, {"files": [(field, ("x.ico", _encoded(
+                "RGBA", "ICO", (64, 64)), "image/x-icon"))]}),
+            (f"{endpoint}: an RLE BMP", endpoint, {"files": [(field, ("x.bmp", _rle_bmp(), "image/bmp"))]}),
+            (f"{endpoint}: a JPEG with 200 scans", endpoint, {"files": [(field, ("x.jpg", _many_scans(),
+                                                                                 "image/jpeg"))]}),
+        ]
+    big = _png((3000, 3000))
+    requests += [
+        ("predict_batch: 64 zero PNGs of 9M pixels", "predict_batch",
+         {"files": [("images", (f"{i}.png", big, "image/png")) for i in range(64)]}),
+        ("logits: objects in the batch", "logits", {"json": {"batch": [[[[{"a": 1}] * 32] * 32] * 3]}}),
+        ("logits: 400-digit integers", "logits", {"content": ('{"batch": [[[[' + "9" * 400 + "]]]]}").encode(),
+                                                  "headers": {"content-type": "application/json"}}),
+        ("logits: batch is an object", "logits", {"json": {"batch": {"0": [1.0]}}}),
+        ("logits: a flat list of the right size", "logits", {"json": {"batch": [0.0] * 3072}}),
+        ("logits: the right count in the wrong shape", "logits", {"json": {"batch": [[[[0.0] * 16] * 64] * 3]}}),
+        ("logits: an empty batch", "logits", {"json": {"batch": []}}),
+        ("logits: numbers as strings", "logits", {"json": {"batch": [[[["0.5"] * 32] * 32] * 3]}}),
+        ("logits: NaN", "logits", {"content": b'{"batch": [[[[NaN]]]]}',
+                                   "headers": {"content-type": "application/json"}}),
+        ("logits: Infinity", "logits", {"content": ('{"batch": [[' + ",".join(
+            ["[" + ",".join(["Infinity"] * 32) + "]"] * 32) + "]]]}").encode(),
+                                        "headers": {"content-type": "application/json"}}),
+        ("logits: deep JSON", "logits", {"content": deep.encode(), "headers": {"content-type": "application/json"}}),
+        ("logits: multipart", "logits", {"files": {"batch": ("b.json", b"[]", "application/json")}}),
+        ("logits: 65 images", "logits", {"json": {"batch": [[[[0.0] * 32] * 32] * 3] * 65}}),
+    ]
+    return requests
+
+
+RAW = {"content-type": "multipart/form-data; boundary=XyZ"}
+
+
+def _raw_part(headers: str, data: bytes = PNG) -> bytes:
+    return f"--XyZ\r\n{headers}\r\n\r\n".encode() + data + b"\r\n--XyZ--\r\n"
+
+
+def _rle_bmp() -> bytes:
+    data = bytearray(_encoded("P", "BMP", (64, 64)))
+    data[30:34] = (1).to_bytes(4, "little")
+    return bytes(data)
+
+
+def _many_scans() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(buffer, "JPEG", progressive=True)
+    return buffer.getvalue()[:-2] + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" * 200 + b"\xff\xd9"
+
+
 def malformed_requests() -> list[tuple[str, str, dict]]:
     """(name, endpoint, httpx request kwargs)."""
     requests = []
@@ -96,29 +204,156 @@ def malformed_requests() -> list[tuple[str, str, dict]]:
     return requests
 
 
-def test_there_are_at_least_100_distinct_malformed_requests():
-    names = [name for name, _, _ in malformed_requests()]
-    assert len(names) == len(set(names)) >= 100
+def raw_requests() -> list[tuple[str, bytes]]:
+    """Requests an HTTP client library would not send: chunked bodies, repeated or broken headers."""
+    def chunked(path: str, content_type: str, size: int) -> bytes:
+        piece = b"x" * (1 << 20)
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(size >> 20))
+        return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+                f"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode() + chunks + b"0\r\n\r\n"
+
+    def with_headers(path: str, headers: str, body: bytes = b"{}") -> bytes:
+        return f"POST {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n".encode() + body
+
+    cases = []
+    for path in ("/predict", "/predict_batch", "/diagnose", "/logits"):
+        cases += [
+            (f"{path}: a chunked 12 MiB text body", chunked(path, "text/plain", 12 << 20)),
+            (f"{path}: a chunked 12 MiB JSON body", chunked(path, "application/json", 12 << 20)),
+            (f"{path}: a chunked 12 MiB multipart body", chunked(path, "multipart/form-data; boundary=XyZ", 12 << 20)),
+            (f"{path}: two Content-Type headers", with_headers(
+                path, "Content-Type: application/json\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n"
+                      "Content-Length: 2\r\n")),
+            (f"{path}: a Content-Length that is not a number", with_headers(
+                path, "Content-Type: application/json\r\nContent-Length: 2abc\r\n")),
+        ]
+    return cases
 
 
-def test_malformed_requests_get_4xx_and_the_server_keeps_serving(server):
-    failures = []
-    with httpx.Client(base_url=server, timeout=60) as client:
-        for name, endpoint, kwargs in malformed_requests():
-            response = client.post(f"/{endpoint}", **kwargs)
-            if not 400 <= response.status_code < 500:
-                failures.append(f"{name}: {response.status_code} {response.text[:200]}")
-                continue
+def send_raw(base: str, request: bytes) -> tuple[int, bytes]:
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(request)  # the server may answer and close before reading everything
+        received = b""
+        while b"\r\n\r\n" not in received or len(received) < 4096:
             try:
-                message = response.json()
-            except json.JSONDecodeError:
-                failures.append(f"{name}: {response.status_code} without a JSON body: {response.text[:100]}")
-                continue
-            if not (isinstance(message, dict) and message.get("error")):
-                failures.append(f"{name}: no error message in {message}")
+                chunk = sock.recv(65536)
+            except (ConnectionResetError, TimeoutError):
+                break
+            if not chunk:
+                break
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+class Canary(http.server.ThreadingHTTPServer):
+    """A loopback server that records any request: the service must never contact it."""
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+        super().__init__(("127.0.0.1", 0), CanaryHandler)
+
+
+class CanaryHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.hits.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(PNG)
+
+
+@pytest.fixture(scope="module")
+def canary():
+    server = Canary()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+
+
+def test_there_are_more_than_200_distinct_hostile_requests():
+    names = [name for name, _, _ in malformed_requests() + hostile_requests("http://127.0.0.1:9")]
+    names += [name for name, _ in raw_requests()]
+    assert len(names) == len(set(names)) >= 200, len(names)
+
+
+def _json_error(response: httpx.Response) -> str | None:
+    """What is wrong with an error response (None when it is a 4xx carrying {"error": message})."""
+    if not 400 <= response.status_code < 500:
+        return f"{response.status_code} {response.text[:200]}"
+    try:
+        message = response.json()
+    except json.JSONDecodeError:
+        return f"{response.status_code} without a JSON body: {response.text[:100]}"
+    return None if isinstance(message, dict) and message.get("error") else f"no error message in {message}"
+
+
+def test_hostile_requests_get_4xx_fetch_nothing_and_the_server_keeps_serving(server, canary):
+    url = f"http://127.0.0.1:{canary.server_address[1]}"
+    failures, statuses = [], {}
+    with httpx.Client(base_url=server, timeout=60) as client:
+        for name, endpoint, kwargs in malformed_requests() + hostile_requests(url):
+            response = client.post(f"/{endpoint}", **kwargs)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            if problem := _json_error(response):
+                failures.append(f"{name}: {problem}")
+        for name, request in raw_requests():
+            status, body = send_raw(server, request)
+            statuses[status] = statuses.get(status, 0) + 1
+            if not 400 <= status < 500:
+                failures.append(f"{name}: {status} {body[:200]}")
         assert client.get("/readyz").status_code == 200
         assert client.post("/predict", files={"image": ("cat.png", PNG, "image/png")}).status_code == 200
+    print(f"statuses: {dict(sorted(statuses.items()))}")
     assert not failures, "\n".join(failures)
+    assert canary.hits == [], f"the service fetched {canary.hits}"
+
+
+def test_livez_answers_while_heavy_requests_run(server):
+    big = io.BytesIO()
+    Image.effect_noise((2000, 2000), 64).convert("RGB").save(big, "JPEG", quality=95)
+    heavy = [("/diagnose", {"files": {"image": ("n.jpg", big.getvalue(), "image/jpeg")}, "data": {"draws": "32"}}),
+             ("/predict_batch", {"files": [("images", (f"{i}.jpg", big.getvalue(), "image/jpeg"))
+                                           for i in range(3)]})] * 4
+    done = threading.Event()
+    heavy_statuses: list[int] = []
+
+    def load() -> None:
+        with httpx.Client(base_url=server, timeout=120) as client, ThreadPoolExecutor(4) as pool:
+            heavy_statuses.extend(pool.map(lambda job: client.post(job[0], **job[1]).status_code, heavy))
+        done.set()
+
+    threading.Thread(target=load).start()
+    latencies = []
+    with httpx.Client(base_url=server, timeout=2) as client:
+        while not done.is_set():
+            tic = time.perf_counter()
+            assert client.get("/livez").status_code == 200
+            latencies.append(time.perf_counter() - tic)
+            time.sleep(0.05)
+    assert set(heavy_statuses) <= {200, 503} and 200 in heavy_statuses, heavy_statuses
+    print(f"/livez during heavy requests: {len(latencies)} probes, max {1000 * max(latencies):.0f} ms")
+    assert len(latencies) >= 5 and max(latencies) < 2
+
+
+def test_unknown_paths_do_not_add_metric_series(server):
+    def round_of_unknown_paths(client: httpx.Client, tag: str) -> int:
+        for i in range(50):
+            assert client.post(f"/no-such-path-{tag}-{i}", content=b"x").status_code == 404
+            assert client.get(f"/random/{tag}/{i}").status_code == 404
+        return len(client.get("/metrics").text.splitlines())
+
+    with httpx.Client(base_url=server, timeout=30) as client:
+        round_of_unknown_paths(client, "a")  # the first round (and the /metrics reads) create their series
+        first = round_of_unknown_paths(client, "b")
+        second = round_of_unknown_paths(client, "c")
+        text = client.get("/metrics").text
+    assert second == first  # another hundred unknown paths: no new series
+    assert "no-such-path" not in text and 'endpoint="other",method="GET",status="404"} 150.0' in text
 
 
 def _batch_histogram(metrics: str) -> dict[str, float]:

@@ -94,6 +94,6 @@ def test_real_server_answers_like_the_predictor(server, reference):
         assert client.get("/readyz").status_code == 200
         assert client.get("/livez").status_code == 200
         metrics = client.get("/metrics")
-        assert metrics.status_code == 200 and "bentoml_service_request_total" in metrics.text
+        assert metrics.status_code == 200 and "howvits_request_total" in metrics.text
         assert client.get("/docs.json").json()["paths"]["/predict"]
         assert len(sample_images()) == 40
