@@ -110,13 +110,7 @@ class HowvitsMiddleware:
             error_body.append(message.get("body", b""))
             if message.get("more_body"):
                 return
-            body = b"".join(error_body)
-            try:
-                payload = json.loads(body)
-                if isinstance(payload, list) and len(payload) == 1 and isinstance(payload[0], dict):
-                    body = json.dumps(payload[0]).encode()
-            except ValueError:
-                pass
+            body = _error_body(b"".join(error_body))
             headers = [(k, v) for k, v in error_start.get("headers", []) if k.lower() != b"content-length"]
             if error_start["status"] == HTTPStatus.SERVICE_UNAVAILABLE:
                 headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
@@ -189,6 +183,25 @@ class HowvitsMiddleware:
             await _send_json(send, 503, {"error": "the model is still loading"})
             return
         await _send_json(send, 200, service.model_info())
+
+
+def _error_body(body: bytes) -> bytes:
+    """BentoML's error bodies as the schema documents them: one object ``{"error": str, "detail": str}``."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return json.dumps({"error": body.decode("utf-8", "replace")[:500] or "error"}).encode()
+    if isinstance(payload, list) and len(payload) == 1:
+        payload = payload[0]
+    if not isinstance(payload, dict) or not isinstance(payload.get("error"), str):
+        return json.dumps({"error": str(payload)[:500]}).encode()
+    detail = payload.get("detail")
+    if isinstance(detail, list):  # pydantic's validation errors
+        payload["detail"] = "; ".join(f"{'.'.join(map(str, item.get('loc', ())))}: {item.get('msg', '')}"
+                                      if isinstance(item, dict) else str(item) for item in detail)
+    elif detail is not None and not isinstance(detail, str):
+        payload["detail"] = str(detail)
+    return json.dumps({k: v for k, v in payload.items() if k in ("error", "detail")}).encode()
 
 
 async def _read_body(receive: Any, limit: int) -> bytes:

@@ -54,7 +54,7 @@ class Label(BaseModel):
 class ImageInfo(BaseModel):
     width: int
     height: int
-    format: str | None
+    format: str
     mode: str
 
 
@@ -76,7 +76,7 @@ class BatchPrediction(BaseModel):
 class Diagnosis(BaseModel):
     prediction: Prediction
     diagnostics: dict[str, Any] = Field(description="spectrum, shape_vs_texture, band_noise, feature_maps")
-    figure_png_base64: str | None = None
+    figure_png_base64: str = Field("", description="a PNG of the diagnostics, base64 (empty unless figure=true)")
 
 
 def _fail(err: ImageError, what: str = "") -> BentoMLException:
@@ -222,7 +222,8 @@ class Classifier:
         async with self.diagnose_slots:
             clean, info, result, png = await asyncio.to_thread(
                 self._diagnosis, image, figure, seed=seed, draws=draws, strength=strength, top_k=top_k)
-        return Diagnosis(prediction=self._prediction(clean, info, top_k), diagnostics=result, figure_png_base64=png)
+        return Diagnosis(prediction=self._prediction(clean, info, top_k), diagnostics=result,
+                         figure_png_base64=png or "")
 
     def _diagnosis(self, path: Path, figure: bool, **options: Any) -> tuple[np.ndarray, ImageInfo, dict, str | None]:
         """Decode, diagnose and draw, in a worker thread."""

@@ -18,9 +18,19 @@ from tests.conftest import _free_port
 REPO = Path(__file__).parents[1]
 
 
+class ServerUrl(str):
+    """A base URL that also knows the server's process id."""
+
+    def __new__(cls, url: str, pid: int) -> ServerUrl:
+        self = super().__new__(cls, url)
+        self.pid = pid
+        return self
+
+
 @contextmanager
-def bentoml_serve(timeout: float = 240, **env: str) -> Iterator[str]:
-    """Start the service with ``env`` added to the environment, wait for ``/readyz``, yield its base URL."""
+def bentoml_serve(timeout: float = 240, **env: str) -> Iterator[ServerUrl]:
+    """Start the service with ``env`` added to the environment, wait for ``/readyz``, yield its base URL (its
+    process id is ``url.pid``)."""
     port = _free_port()
     environment = dict(os.environ, OMP_NUM_THREADS="1", HOWVITS_THREADS="1", PYTHONPATH=str(REPO), **env)
     log = open(Path(os.environ["BENTOML_HOME"]).parent / f"serve-{port}.log", "w")  # noqa: SIM115
@@ -39,7 +49,7 @@ def bentoml_serve(timeout: float = 240, **env: str) -> Iterator[str]:
                 pass
             assert time.monotonic() < deadline, f"bentoml serve did not become ready in {timeout:.0f} s"
             time.sleep(0.2)
-        yield url
+        yield ServerUrl(url, process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

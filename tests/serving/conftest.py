@@ -24,3 +24,11 @@ def server():
     """``bentoml serve serving.service:Classifier`` as a user runs it; yields its base URL."""
     with bentoml_serve(timeout=180) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def api_schema(server):
+    """The service's own OpenAPI schema, as a running server publishes it."""
+    import schemathesis
+
+    return schemathesis.openapi.from_url(f"{server}/docs.json")

@@ -1,0 +1,29 @@
+"""Property-based fuzzing of the real service from its own OpenAPI schema (``/docs.json``) with schemathesis:
+no 5xx, and every response that the schema describes matches it. Bounded in examples per operation (the
+operations are driven from here rather than through schemathesis's pytest plugin)."""
+
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+EXAMPLES = 40
+
+
+def test_generated_requests_get_no_5xx_and_conform_to_the_schema(api_schema, server):
+    tried = {}
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+        statuses: list[int] = []
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
+                  database=None)
+        def exercise(case, statuses: list[int] = statuses) -> None:
+            response = case.call(base_url=server, timeout=60)
+            statuses.append(response.status_code)
+            case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+
+        exercise()
+        tried[operation.label] = sorted(set(statuses))
+    print(f"schemathesis: {tried}")
+    assert {"POST /predict", "POST /predict_batch", "POST /diagnose", "POST /logits"} <= set(tried)
