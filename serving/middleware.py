@@ -58,8 +58,8 @@ def _page_policy(page: str) -> str:
 
 class HowvitsMiddleware:
     def __init__(self, app: Any, limits: Limits, fields: Mapping[str, Mapping[str, FieldKind]],
-                 batch_shape: tuple[int, ...], max_batch: int) -> None:
-        self.app, self.limits, self.fields = app, limits, fields
+                 batch_shape: tuple[int, ...], max_batch: int, busy: Mapping[str, str] | None = None) -> None:
+        self.app, self.limits, self.fields, self.busy = app, limits, fields, dict(busy or {})
         self.batch_shape, self.max_batch = batch_shape, max_batch
         self.page = UI_PAGE.read_bytes()
         self.page_policy = _page_policy(self.page.decode()).encode()
@@ -111,6 +111,8 @@ class HowvitsMiddleware:
             if message.get("more_body"):
                 return
             body = _error_body(b"".join(error_body))
+            if error_start["status"] == HTTPStatus.SERVICE_UNAVAILABLE and path in self.busy:
+                body = json.dumps({"error": self.busy[path]}).encode()  # BentoML hides 5xx messages
             headers = [(k, v) for k, v in error_start.get("headers", []) if k.lower() != b"content-length"]
             if error_start["status"] == HTTPStatus.SERVICE_UNAVAILABLE:
                 headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))

@@ -217,8 +217,7 @@ class Classifier:
         if not 0 < strength <= 1:
             raise InvalidArgument(f"strength must be in (0, 1], got {strength}")
         if self.diagnose_slots.locked():
-            raise BentoMLException(f"{SETTINGS.max_diagnose} diagnoses are running; try again shortly",
-                                   error_code=HTTPStatus.SERVICE_UNAVAILABLE)
+            raise BentoMLException(BUSY["/diagnose"], error_code=HTTPStatus.SERVICE_UNAVAILABLE)
         async with self.diagnose_slots:
             clean, info, result, png = await asyncio.to_thread(
                 self._diagnosis, image, figure, seed=seed, draws=draws, strength=strength, top_k=top_k)
@@ -281,5 +280,7 @@ FIELDS = {f"/{name}": field_kinds(spec) for name, spec in
           (("predict", PredictInput), ("predict_batch", PredictBatchInput), ("diagnose", DiagnoseInput))}
 LIMITS = Limits(max_body_bytes=SETTINGS.max_body_bytes, max_files=SETTINGS.max_images,
                 max_parts=SETTINGS.max_images + 8)
+BUSY = {"/diagnose": f"{SETTINGS.max_diagnose} diagnoses are running (HOWVITS_MAX_DIAGNOSE); try again after "
+                     f"the Retry-After delay"}
 Classifier.add_asgi_middleware(HowvitsMiddleware, limits=LIMITS, fields=FIELDS, batch_shape=INPUT_SHAPE,
-                               max_batch=SETTINGS.max_batch_size)
+                               max_batch=SETTINGS.max_batch_size, busy=BUSY)

@@ -340,6 +340,17 @@ def test_livez_answers_while_heavy_requests_run(server):
     assert len(latencies) >= 5 and max(latencies) < 2
 
 
+def test_diagnoses_beyond_the_limit_get_503_with_retry_after(server):
+    big = io.BytesIO()
+    Image.effect_noise((1500, 1500), 64).convert("RGB").save(big, "JPEG")
+    with httpx.Client(base_url=server, timeout=120) as client, ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda _: client.post(
+            "/diagnose", files={"image": ("n.jpg", big.getvalue(), "image/jpeg")}, data={"draws": "32"}), range(8)))
+    busy = [r for r in responses if r.status_code == 503]
+    assert busy and {r.status_code for r in responses} <= {200, 503}
+    assert all(r.headers["retry-after"] == "1" and "diagnoses are running" in r.json()["error"] for r in busy)
+
+
 def test_unknown_paths_do_not_add_metric_series(server):
     def round_of_unknown_paths(client: httpx.Client, tag: str) -> int:
         for i in range(50):

@@ -9,21 +9,25 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 EXAMPLES = 40
 
 
+def exercise(operation, server: str, statuses: list[int]):
+    """A hypothesis test of one operation: generated cases, each called and validated."""
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
+              database=None)
+    def run(case) -> None:
+        response = case.call(base_url=server, timeout=60)
+        statuses.append(response.status_code)
+        case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+
+    return run
+
+
 def test_generated_requests_get_no_5xx_and_conform_to_the_schema(api_schema, server):
     tried = {}
     for result in api_schema.get_all_operations():
-        operation = result.ok()
-        statuses: list[int] = []
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
-        def exercise(case, statuses: list[int] = statuses) -> None:
-            response = case.call(base_url=server, timeout=60)
-            statuses.append(response.status_code)
-            case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
-
-        exercise()
+        operation, statuses = result.ok(), []
+        exercise(operation, server, statuses)()
         tried[operation.label] = sorted(set(statuses))
     print(f"schemathesis: {tried}")
     assert {"POST /predict", "POST /predict_batch", "POST /diagnose", "POST /logits"} <= set(tried)

@@ -3,6 +3,7 @@ diagnostics are deterministic, health and metrics answer."""
 
 import base64
 import io
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -97,3 +98,21 @@ def test_real_server_answers_like_the_predictor(server, reference):
         assert metrics.status_code == 200 and "howvits_request_total" in metrics.text
         assert client.get("/docs.json").json()["paths"]["/predict"]
         assert len(sample_images()) == 40
+
+
+def test_the_page_runs_under_a_strict_policy_and_model_info_names_no_local_paths(app_client):
+    from serving.middleware import UI_PAGE
+
+    page = app_client.get("/ui")
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and policy.count("'sha256-") == 2 and "unsafe-inline" not in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "innerHTML" not in UI_PAGE.read_text() and "insertAdjacentHTML" not in UI_PAGE.read_text()
+    info = app_client.get("/model")
+    assert info.headers["x-content-type-options"] == "nosniff"
+    assert str(Path(__file__).parents[2]) not in info.text and "/root/" not in info.text and "/tmp/" not in info.text
+
+
+def test_decoder_messages_are_our_own(app_client):
+    response = app_client.post("/predict", files=files(CAT[: len(CAT) // 2]))
+    assert response.status_code == 400 and response.json() == {"error": "the image is corrupt or truncated"}
