@@ -140,6 +140,10 @@ class HowvitsMiddleware:
         content_type = types[0] if types else ""
         media = content_type.split(";")[0].strip().lower()
         wanted = "application/json" if path == "/logits" else "multipart/form-data"
+        if path != "/logits" and media in ("application/x-www-form-urlencoded", "application/json"):
+            files = [name for name, kind in self.fields[path].items() if kind in (FieldKind.FILE, FieldKind.FILES)]
+            raise RequestError(f"{' and '.join(files)} must be uploaded as a file: send multipart/form-data (a URL "
+                               f"or a path given as text is never fetched or opened)")
         if media != wanted:
             what = "a JSON object {\"batch\": ...}" if path == "/logits" else \
                 "multipart/form-data, with each image as an uploaded file"
