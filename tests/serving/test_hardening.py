@@ -312,7 +312,8 @@ def test_hostile_requests_get_4xx_fetch_nothing_and_the_server_keeps_serving(ser
     assert not failures, "\n".join(failures)
     with httpx.Client(base_url=server, timeout=60) as client:  # a file field given as text is a 400 in any form
         for name, endpoint, kwargs in hostile_requests(url):
-            if any(word in name for word in (" as a multipart text value", " urlencoded", " in JSON", "deep JSON")):
+            words = (" as a multipart text value", " urlencoded", " in JSON", "deep JSON")
+            if endpoint != "logits" and any(word in name for word in words):
                 response = client.post(f"/{endpoint}", **kwargs)
                 assert response.status_code == 400 and "file" in response.json()["error"], (name, response.text)
     assert canary.hits == [], f"the service fetched {canary.hits}"
