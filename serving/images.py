@@ -19,6 +19,8 @@ from http import HTTPStatus
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from serving.requests import RequestError
+
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
 """The only decoders tried (Pillow's JPEG decoder also opens MPO, the multi-picture JPEG of cameras)."""
 MAX_ASPECT_RATIO = 16
@@ -31,10 +33,8 @@ REFUSED = {b"GIF87a": "GIF", b"GIF89a": "GIF", b"II*\x00": "TIFF", b"MM\x00*": "
 """Signatures of common formats that are not read, named in the answer without running their decoders."""
 
 
-class ImageError(ValueError):
-    def __init__(self, message: str, status: HTTPStatus = HTTPStatus.BAD_REQUEST) -> None:
-        super().__init__(message)
-        self.status = status
+class ImageError(RequestError):
+    """An image that is refused, with the status and message to answer."""
 
 
 @dataclass(frozen=True)
