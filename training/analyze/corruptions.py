@@ -2,11 +2,13 @@
 over the 75 sets), mean error, and NLL/ECE per corruption.
 
 When the released CIFAR-10-C / CIFAR-100-C ``.npy`` files are in ``--cifar-c DIR`` they are used (memory-
-mapped; severity s = rows 10000(s-1) to 10000s). Otherwise a "CIFAR-C-like" set is generated from the
+mapped; severity s = rows 10000(s-1) to 10000s). Otherwise the CIFAR-C set is generated from the
 evaluation images, deterministically from a seed, with the CIFAR severity constants of Hendrycks &
-Dietterich's CIFAR script (re-implemented batched in torch, no ImageMagick). Two departures, stated in the
-output: motion blur (also inside snow) is a one-sided Gaussian line kernel instead of ImageMagick's, and
-frost uses a procedural ice texture, since the original's six frost photographs are not redistributed.
+Dietterich's CIFAR script, re-implemented batched in torch: zoom as ``scipy.ndimage.zoom(order=1)`` crops,
+ImageMagick's integer-tap motion blur (also inside snow, with its 8-bit round trip), the glass blur's copying
+"swap", the real frost photographs (``frost/``, Apache-2.0). The deterministic corruptions equal the
+generator's 8-bit outputs (within one grey level at rounding boundaries), the random ones its mean change
+within seed noise (``tests/training/analyze/test_corruptions.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import ClassVar
 
@@ -83,23 +86,36 @@ def _pixel_grid(x: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def clipped_zoom(x: Tensor, factor: float) -> Tensor:
-    """Zoom in by ``factor`` about the centre, keeping the size (bilinear)."""
+    """The generator's ``clipped_zoom``: crop the centre ``ceil(side / factor)`` pixels, zoom them with linear
+    interpolation mapping corner to corner (``scipy.ndimage.zoom(order=1)``) to ``round(crop * factor)``, and trim
+    the centre back to the original size."""
     h, w = x.shape[-2:]
-    ys, xs = _pixel_grid(x)
-    cy, cx = (h - 1) / 2, (w - 1) / 2
-    return _sample(x, cy + (ys - cy) / factor, cx + (xs - cx) / factor, "border")
+    ch, cw = math.ceil(h / factor), math.ceil(w / factor)
+    top, left = (h - ch) // 2, (w - cw) // 2
+    crop = x[..., top:top + ch, left:left + cw]
+    out_h, out_w = round(ch * factor), round(cw * factor)
+    zoomed = F.interpolate(crop, size=(out_h, out_w), mode="bilinear", align_corners=True)
+    trim_top, trim_left = (out_h - h) // 2, (out_w - w) // 2
+    return zoomed[..., trim_top:trim_top + h, trim_left:trim_left + w]
 
 
-def motion_blur_kernel_sample(x: Tensor, radius: int, sigma: float, angles: Tensor) -> Tensor:
-    """One-sided Gaussian line blur of ``radius`` pixels along a per-image angle (degrees)."""
-    offsets = torch.arange(radius + 1, dtype=torch.float64)
-    weights = torch.exp(-0.5 * (offsets / sigma) ** 2)
+def motion_blur_kernel_sample(x: Tensor, radius: float, sigma: float, angles: Tensor) -> Tensor:
+    """ImageMagick's motion blur, as the generator calls it through Wand: ``2 * ceil(radius) + 1`` one-sided taps
+    at rounded integer offsets along a per-image angle (degrees), Gaussian weights, edge pixels repeated."""
+    taps = 2 * math.ceil(radius) + 1
+    weights = torch.exp(-0.5 * (torch.arange(taps, dtype=torch.float64) / sigma) ** 2)
     weights /= weights.sum()
-    ys, xs = _pixel_grid(x)
-    theta = torch.deg2rad(angles.double())[:, None, None]
+    b, _, h, w = x.shape
+    theta = torch.deg2rad(angles.double())
+    ys = torch.arange(h)[None, :, None].expand(b, h, w)
+    xs = torch.arange(w)[None, None, :].expand(b, h, w)
+    batch = torch.arange(b)[:, None, None].expand(b, h, w)
     out = torch.zeros_like(x)
-    for offset, weight in zip(offsets, weights, strict=True):
-        out += weight.item() * _sample(x, ys - offset * torch.sin(theta), xs + offset * torch.cos(theta), "border")
+    for i, weight in enumerate(weights.tolist()):
+        dx = torch.ceil(i * torch.cos(theta) - 0.5).long()[:, None, None]
+        dy = torch.ceil(i * torch.sin(theta) - 0.5).long()[:, None, None]
+        rows, cols = (ys + dy).clamp(0, h - 1), (xs + dx).clamp(0, w - 1)
+        out += weight * x[batch, :, rows, cols].permute(0, 3, 1, 2)
     return out
 
 
@@ -186,9 +202,10 @@ def glass_blur(x: Tensor, severity: int, generator: torch.Generator) -> Tensor:
         for row in range(h - delta, delta, -1):
             for col in range(w - delta, delta, -1):
                 dy, dx = torch.randint(-delta, delta, (2, len(x)), generator=generator)
-                r2, c2 = row + dy, col + dx
-                here, there = x[batch, :, row, col].clone(), x[batch, :, r2, c2].clone()
-                x[batch, :, row, col], x[batch, :, r2, c2] = there, here
+                # The generator's "swap" is a numpy tuple assignment of views, x[h, w], x[h', w'] = x[h', w'],
+                # x[h, w]: it copies the neighbour's pixel into (h, w) and leaves the neighbour as it was. That is
+                # what defines CIFAR-10-C, so it is reproduced rather than swapping.
+                x[batch, :, row, col] = x[batch, :, row + dy, col + dx]
     return gaussian_blur(x, sigma).clamp(0, 1)
 
 
@@ -201,7 +218,7 @@ def motion_blur(x: Tensor, severity: int, generator: torch.Generator) -> Tensor:
 @corruption
 def zoom_blur(x: Tensor, severity: int, generator: torch.Generator) -> Tensor:
     top = [1.06, 1.11, 1.16, 1.21, 1.26][severity - 1]
-    factors = torch.arange(1, top, 0.01, dtype=torch.float64).tolist()
+    factors = np.arange(1, top, 0.01).tolist()  # numpy's, end point included by rounding, as the generator's
     out = x + sum(clipped_zoom(x, f) for f in factors)
     return (out / (len(factors) + 1)).clamp(0, 1)
 
@@ -215,39 +232,52 @@ def snow(x: Tensor, severity: int, generator: torch.Generator) -> Tensor:
     layer = loc + scale * torch.randn((b, 1, h, w), generator=generator)
     layer = clipped_zoom(layer, zoom)
     layer = torch.where(layer < threshold, torch.zeros_like(layer), layer).clamp(0, 1)
+    layer = (layer * 255).floor() / 255  # the generator hands the layer to ImageMagick as an 8-bit PNG...
     layer = motion_blur_kernel_sample(layer, radius, sigma, _uniform((b,), -135, -45, generator))
+    layer = (layer * 255).round() / 255  # ...and reads it back at 8 bits
     x = blend * x + (1 - blend) * torch.maximum(x, _grey(x) * 1.5 + 0.5)
     return (x + layer + layer.flip(-1, -2)).clamp(0, 1)
 
 
-def frost_texture(count: int, size: int, generator: torch.Generator) -> Tensor:
-    """Procedural ice: thin bright random strokes on a faint blue-white haze (stands in for the frost photos)."""
-    canvas = torch.zeros(count, 1, size, size)
-    ys, xs = _pixel_grid(canvas)
-    for _ in range(10):
-        y0, x0 = _uniform((count, 1, 1), 0, size, generator), _uniform((count, 1, 1), 0, size, generator)
-        angle = _uniform((count, 1, 1), 0, math.pi, generator)
-        length = _uniform((count, 1, 1), size / 6, size / 2, generator)
-        along = (ys - y0) * torch.sin(angle) + (xs - x0) * torch.cos(angle)
-        across = -(ys - y0) * torch.cos(angle) + (xs - x0) * torch.sin(angle)
-        canvas[:, 0] += torch.exp(-(across**2) / 0.5) * (along.abs() <= length)
-    haze = gaussian_blur(torch.rand(count, 1, size, size, generator=generator), 2.0)
-    ice = (0.6 * canvas.clamp(0, 1) + 0.8 * haze).clamp(0, 1)
-    tint = torch.tensor([0.85, 0.92, 1.0]).view(1, 3, 1, 1)
-    return ice * tint
+FROST = Path(__file__).with_name("frost")
+FROST_PHOTOGRAPHS = ("frost1.png", "frost2.png", "frost3.png", "frost4.jpg", "frost5.jpg")
+"""The generator's photographs (Apache-2.0, see ``frost/README.md``); for CIFAR it draws from these five."""
+
+
+@cache
+def frost_photographs() -> tuple[Tensor, ...]:
+    """Each photograph as ``(3, H, W)`` in [0, 1], resized by 0.2 as the generator does (OpenCV's bilinear:
+    half-pixel centres, no antialiasing, 8-bit result)."""
+    resized = []
+    for name in FROST_PHOTOGRAPHS:
+        pixels = np.asarray(Image.open(FROST / name).convert("RGB"), dtype=np.float32) / 255
+        image = torch.from_numpy(pixels).permute(2, 0, 1)[None]
+        small = F.interpolate(image, scale_factor=0.2, mode="bilinear", align_corners=False,
+                              recompute_scale_factor=False)
+        resized.append(((small[0] * 255).round() / 255).double())
+    return tuple(resized)
 
 
 @corruption
 def frost(x: Tensor, severity: int, generator: torch.Generator) -> Tensor:
+    """A random crop of one of the frost photographs, blended in: ``keep * x + amount * frost``."""
     keep, amount = [(1, 0.2), (1, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45)][severity - 1]
-    return (keep * x + amount * frost_texture(len(x), x.shape[-1], generator).to(x)).clamp(0, 1)
+    h, w = x.shape[-2:]
+    photographs = frost_photographs()
+    crops = []
+    for _ in range(len(x)):
+        photo = photographs[int(torch.randint(len(photographs), (1,), generator=generator))]
+        top = int(torch.randint(photo.shape[1] - h, (1,), generator=generator))
+        left = int(torch.randint(photo.shape[2] - w, (1,), generator=generator))
+        crops.append(photo[:, top:top + h, left:left + w])
+    return (keep * x + amount * torch.stack(crops).to(x)).clamp(0, 1)
 
 
 @corruption
 def fog(x: Tensor, severity: int, generator: torch.Generator) -> Tensor:
     amount, decay = [(0.2, 3), (0.5, 3), (0.75, 2.5), (1, 2), (1.5, 1.75)][severity - 1]
     h, w = x.shape[-2:]
-    size = 1 << max(h, w - 1).bit_length()
+    size = 1 << (max(h, w) - 1).bit_length()  # the smallest power of two covering the image (32 for CIFAR)
     peak = x.flatten(1).amax(1).view(-1, 1, 1, 1)
     layers = torch.stack([plasma_fractal(size, decay, generator)[:h, :w] for _ in range(len(x))])[:, None].to(x)
     return ((x + amount * layers) * peak / (peak + amount)).clamp(0, 1)
@@ -313,14 +343,16 @@ def jpeg_compression(x: Tensor, severity: int, generator: torch.Generator) -> Te
 
 
 def corrupt(x: Tensor, name: str, severity: int, seed: int, batch_index: int = 0) -> Tensor:
-    """Deterministic: the same images, corruption, severity, seed and batch index give the same output."""
+    """8-bit pixels as the released sets hold them; deterministic: the same images, corruption, severity, seed and
+    batch index give the same output."""
     if name not in CORRUPTIONS:
         raise ValueError(f"unknown corruption {name!r}; choose from {', '.join(CORRUPTIONS)}")
     if not 1 <= severity <= 5:
         raise ValueError(f"severity must be 1-5, got {severity}")
     key = hashlib.sha256(f"{seed}/{name}/{severity}/{batch_index}".encode()).digest()
     generator = torch.Generator().manual_seed(int.from_bytes(key[:8], "little") >> 1)
-    return CORRUPTIONS[name](x.float(), severity, generator)
+    corrupted = CORRUPTIONS[name](x.float(), severity, generator)
+    return (corrupted * 255).floor_() / 255  # the released sets are ``np.uint8(...)`` of this: truncated to 8 bits
 
 
 def released_set(folder: Path, name: str, severity: int) -> tuple[np.ndarray, np.ndarray]:
@@ -414,7 +446,7 @@ def corruption_robustness(model: UnitModel, loader, severities: tuple[int, ...] 
     per_corruption = {n: sum(r.accuracy for r in rows if r.corruption == n) / len(severities) for n in names}
     clean_metrics = clean.compute()
     source = (f"released CIFAR-C files in {released}" if released else
-              f"generated CIFAR-C-like (seed {seed}; line-kernel motion blur, procedural frost)")
+              f"generated CIFAR-C (seed {seed}; Hendrycks & Dietterich's CIFAR generator re-implemented)")
     return CorruptionResult(clean_metrics.accuracy, clean_metrics.nll, min(r.images for r in rows), mean_accuracy,
                             1 - mean_accuracy, per_corruption, rows, source)
 
