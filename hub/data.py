@@ -53,6 +53,8 @@ class TarImageFolder(Dataset):
                  transform: Callable[[Image.Image], object] | None = None) -> None:
         self.path, self.transform = Path(path), transform
         entries: list[tuple[str, bytes]] = []
+        self.names: list[str] = []
+        """Each image's member path in the archive."""
         with tarfile.open(self.path) as archive:
             for member in archive:
                 name = PurePosixPath(member.name)
@@ -66,6 +68,7 @@ class TarImageFolder(Dataset):
                 if len(parts) < 2:
                     continue
                 entries.append((parts[-2], archive.extractfile(member).read()))
+                self.names.append(member.name)
         if not entries:
             where = f"under {subdir}/ " if subdir else ""
             raise ValueError(f"{self.path} holds no images {where}in <class>/<image> folders")

@@ -16,6 +16,9 @@ import torch
 from torch import Tensor
 
 Average = Literal["mean-of-log", "log-of-mean"]
+HighFrequency = Literal["paper", "nyquist"]
+"""Which diagonal bin stands for "the highest frequency": ``nyquist`` the true corner (pi, pi); ``paper`` the
+bin (h/2 - 1, h/2 - 1) that the original's Fig. 8 plots and its axis calls 1.0 pi (the same for odd sizes)."""
 MaskShape = Literal["square", "circle"]
 EPS = 1e-6
 """Added to amplitudes before the log (the original's constant)."""
@@ -77,14 +80,22 @@ def power_spectrum(pixels: Tensor, threshold: float = 0.5, bins: int | None = No
     return PowerSpectrum(frequency.tolist(), profile.tolist(), high / total if total > 0 else 0.0, threshold)
 
 
-def log_amplitude(fmap: Tensor, average: Average = "mean-of-log") -> Tensor:
-    """``(B, C, H, W)`` -> shifted ``(H, W)`` summed over B (callers divide by the image count).
+def log_amplitude(fmap: Tensor, average: Average = "mean-of-log", per_image: bool = False) -> Tensor:
+    """``(B, C, H, W)`` -> shifted ``(H, W)`` summed over B (callers divide by the image count), or ``(B, H, W)``
+    per image.
 
     ``mean-of-log`` sums ``log(|F| + 1e-6)`` averaged over channels (the original); ``log-of-mean`` sums ``|F|``
     averaged over channels (take the log once the whole set is summed)."""
     amplitude = torch.fft.fft2(fmap.float()).abs()
     values = torch.log(amplitude + EPS) if average == "mean-of-log" else amplitude
-    return torch.fft.fftshift(values, dim=(-2, -1)).mean(1).sum(0)
+    values = torch.fft.fftshift(values, dim=(-2, -1)).mean(1)
+    return values if per_image else values.sum(0)
+
+
+def diagonal_step(size: tuple[int, int], point: HighFrequency) -> int:
+    """Steps from DC along the diagonal of a shifted ``size`` spectrum to the high-frequency ``point``."""
+    last = min(size) // 2
+    return last - 1 if point == "paper" and min(size) % 2 == 0 and last > 0 else last
 
 
 def diagonal_profile(spectrum: Tensor) -> tuple[Tensor, Tensor]:
@@ -116,10 +127,9 @@ class DeltaLogAmplitude:
     radial_freq: list[float]
     radial: list[float]
 
-    @property
-    def high_frequency(self) -> float:
-        """At the highest diagonal frequency (pi for even sizes): the value the paper's Fig. 8 plots."""
-        return self.diagonal[-1]
+    def at(self, point: HighFrequency) -> float:
+        """At the highest diagonal frequency: the true corner, or the paper's Fig. 8 bin (see ``HighFrequency``)."""
+        return self.diagonal[diagonal_step(self.size, point)]
 
     @classmethod
     def of(cls, spectrum: Tensor) -> DeltaLogAmplitude:

@@ -86,7 +86,7 @@ def _stage_amplitudes(model: UnitModel, x: Tensor) -> list[dict]:
     last_of_stage = {info.stage: info for info in model.unit_infos()[:-1]}
     maps = model.eval().forward_intermediates(x, indices=[info.index for info in last_of_stage.values()])
     return [{"stage": stage, "unit": info.name, "kind": info.kind.value, "depth": info.depth,
-             "delta_log_amplitude_high": DeltaLogAmplitude.of(log_amplitude(maps[info.name])).high_frequency}
+             "delta_log_amplitude_high": DeltaLogAmplitude.of(log_amplitude(maps[info.name])).at("nyquist")}
             for stage, info in sorted(last_of_stage.items())]
 
 

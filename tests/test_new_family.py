@@ -95,8 +95,8 @@ def test_a_family_in_one_module_works_everywhere(toynet, tmp_path):
 
     data = DataSpec(str(FIXTURE), val_size=20, batch_size=10)
     spectra = fourier.run(model, data, fourier.FourierSettings())
-    assert [s.name for s in spectra.spectra] == list(maps) and set(spectra.mean_high_frequency_change_by_kind) == {
-        "conv", "mlp", "pool"}
+    assert [s.name for s in spectra.spectra] == list(maps)
+    assert {c.kind for c in spectra.changes + spectra.resolution_changing} == {"conv", "mlp", "pool"}
     lesions = lesion.run(model, data, NoSettings())
     assert [u.name for u in lesions.lesioned] == ["s1.0.conv", "s1.1.mlp"] and lesions.images == 20
 

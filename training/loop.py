@@ -6,11 +6,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,39 +25,13 @@ from hub.preprocess import eval_transform
 from hub.pretrained import push_folder
 from training.augment import batch_mixer, soft_target_cross_entropy, train_transform
 from training.checkpoint import git_commit, load_checkpoint, save_checkpoint
+from training.distributed import Distributed
 from training.evaluate import evaluate
 from training.metrics import Metrics
 from training.optim import build_optimizer, build_scheduler
 from training.outputs import RunSummary, card_metrics, duration, training_card, write_evaluation
 from training.sampling import EpochBatchSampler, SeededTransformSubset, sample_seed
 from training.settings import RunSettings
-
-
-@dataclass(frozen=True)
-class Distributed:
-    """This process's place in a torchrun job (rank 0 of 1 without torchrun)."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    local_world: int = 1
-
-    @classmethod
-    def from_env(cls) -> Distributed:
-        env = os.environ
-        return cls(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)),
-                   int(env.get("LOCAL_WORLD_SIZE", 1)))
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def all_sum(self, values: list[float]) -> list[float]:
-        if self.world == 1:
-            return values
-        tensor = torch.tensor(values, dtype=torch.float64)
-        dist.all_reduce(tensor)
-        return tensor.tolist()
 
 
 class Trainer:
@@ -292,7 +264,8 @@ class Trainer:
             loader = DataLoader(self.val_set, batch_size=256, num_workers=settings.workers)
             accumulator = evaluate(self.model, loader, str(self.device), progress=settings.progress)
             header = {"model": name, "data": settings.data.data, "split": "validation",
-                      "val_size": len(self.val_set), "seed": settings.seed}
+                      "val_size": len(self.val_set), "seed": settings.seed, "train_images": len(self.train_set),
+                      "data_fraction": settings.data_fraction}
             metrics = card_metrics(write_evaluation(out, accumulator, header, f"{name}: validation"))
         self.model.to("cpu", memory_format=torch.contiguous_format)
         summary = RunSummary(len(self.train_set), len(self.val_set), len(self.classes), self.steps_per_epoch,

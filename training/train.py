@@ -26,10 +26,10 @@ import signal
 import sys
 
 import torch
-import torch.distributed as dist
 
 from hub import HubError
-from training.loop import Distributed, Trainer
+from training.distributed import Distributed
+from training.loop import Trainer
 from training.settings import build_parser, settings_from_args
 
 INTERRUPTED = 128 + signal.SIGTERM
@@ -46,10 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     torch.set_num_threads(settings.threads)
-    if ddp.world > 1:
-        if settings.device.startswith("cuda"):
-            torch.cuda.set_device(ddp.local_rank)
-        dist.init_process_group("nccl" if settings.device.startswith("cuda") else "gloo")
+    ddp.start(settings.device)
     torch.manual_seed(settings.seed)  # initialisation: identical on every rank
     torch.backends.cudnn.benchmark = True
     try:
@@ -60,8 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     finally:
-        if ddp.world > 1 and dist.is_initialized():
-            dist.destroy_process_group()
+        ddp.stop()
 
 
 if __name__ == "__main__":

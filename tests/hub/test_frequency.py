@@ -44,7 +44,8 @@ def test_a_sinusoid_peaks_at_its_frequency():
     assert rfreq[int(torch.nan_to_num(radial, nan=-1e9)[1:].argmax()) + 1] == pytest.approx(
         round(math.sqrt(2) * 2 * k / n * 8) / 8)
     amplitude = DeltaLogAmplitude.of(spectrum)
-    assert amplitude.size == (16, 16) and amplitude.high_frequency == diag[-1].item()
+    assert amplitude.size == (16, 16) and amplitude.at("nyquist") == diag[-1].item()
+    assert amplitude.at("paper") == diag[-2].item()  # the original's last plotted bin, (h/2 - 1, h/2 - 1)
 
 
 def test_radial_average_of_the_radius_is_the_ring_radius():

@@ -7,11 +7,17 @@ registered architecture name, which is analysed with random weights (seed 0). DA
 ImageFolder directory or a tar of one; by default the analyses look at the 5,000-image validation split the
 training runs held out (--val-size, --seed), and the loss-based ones (hessian, landscape) at the training
 part of it. `python -m training.analyze ANALYSIS --help` lists every setting of one analysis.
+
+Several processes: `torchrun --nproc_per_node N -m training.analyze hessian|landscape|corruptions|fourier|variance
+...` shares the work with a fixed assignment (Hessian batches, grid points, CIFAR-C sets, image batches), reduces
+with torch.distributed (gloo on CPU, NCCL on GPU) and writes the single process's result from rank 0; each rank
+keeps its finished items, so a rerun of the same command resumes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -24,6 +30,7 @@ from hub.data import add_data_arguments, data_spec_from_args
 from training.analyze import report
 from training.analyze.inputs import Runtime, load_model
 from training.analyze.registry import ANALYSES, Analysis
+from training.distributed import Distributed
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,10 +44,23 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_analysis(analysis: Analysis, args: argparse.Namespace) -> Path:
-    model = load_model(args.model, args.num_classes)
-    settings = dataclass_from_args(analysis.settings, args)
-    record = analysis.execute(model, data_spec_from_args(args), settings, Runtime(args.device, args.progress, args.out))
-    return analysis.write(record, args.out)
+    """One analysis; under torchrun every rank computes its share and rank 0 writes the one result."""
+    dist = Distributed.from_env()
+    if dist.world > 1 and not analysis.shards:
+        sharded = ", ".join(a.name for a in ANALYSES.values() if a.shards)
+        raise ValueError(f"{analysis.name} runs in one process; torchrun shares {sharded}")
+    device = dist.device(args.device)
+    if dist.world > 1 and not device.startswith("cuda"):
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.local_world))  # no oversubscription
+    dist.start(device)
+    try:
+        model = load_model(args.model, args.num_classes)
+        settings = dataclass_from_args(analysis.settings, args)
+        runtime = Runtime(device, args.progress, args.out, dist)
+        record = analysis.execute(model, data_spec_from_args(args), settings, runtime)
+        return analysis.write(record, args.out) if dist.main else args.out / f"{analysis.name}.json"
+    finally:
+        dist.stop()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -33,6 +33,8 @@ from hub import UnitModel
 from hub.data import DataSpec
 from hub.preprocess import normalise_batch
 from training.analyze.inputs import Runtime, images_for
+from training.analyze.shards import ShardFile
+from training.distributed import Distributed
 from training.metrics import MetricAccumulator
 
 Corruption = Callable[[Tensor, int, torch.Generator], Tensor]
@@ -417,18 +419,25 @@ class CorruptionResult:
 @torch.no_grad()
 def corruption_robustness(model: UnitModel, loader, severities: tuple[int, ...] = (1, 2, 3, 4, 5),
                           names: tuple[str, ...] = tuple(CORRUPTIONS), seed: int = 0,
-                          released: Path | None = None, device: str = "cpu", progress: bool = True) -> CorruptionResult:
+                          released: Path | None = None, device: str = "cpu", progress: bool = True,
+                          dist: Distributed = Distributed(), shards: ShardFile | None = None) -> CorruptionResult:
     """Accuracy, NLL and ECE per (corruption, severity); the paper's robustness = mean accuracy over all sets.
 
-    ``loader`` yields pixels in [0, 1] (used for the generated sets and the clean baseline)."""
+    ``loader`` yields pixels in [0, 1] (used for the generated sets and the clean baseline). Under torchrun each
+    rank evaluates the sets ``i % world == rank`` (each set's draws depend on its name, severity and batch only),
+    so the gathered result is the single process's; ``shards`` keeps each finished set."""
     model.eval().to(device)
     batches = list(loader)
     clean = MetricAccumulator()
     for pixels, labels in batches:
         clean.update(model(normalise_batch(pixels.to(device), model.config)).cpu(), labels)
-    rows = []
     sets = [(n, s) for n in names for s in severities]
-    for name, severity in tqdm(sets, desc="corruptions", unit="set", disable=not progress):
+    done = {}
+    for i in tqdm(dist.mine(len(sets)), desc="corruptions", unit="set", disable=not (progress and dist.main)):
+        if shards is not None and (row := shards.get(i)) is not None:
+            done[i] = row
+            continue
+        name, severity = sets[i]
         accumulator = MetricAccumulator()
         if released is not None:
             images, labels = released_set(released, name, severity)
@@ -437,11 +446,14 @@ def corruption_robustness(model: UnitModel, loader, severities: tuple[int, ...] 
                 logits = model(normalise_batch(pixels.to(device), model.config)).cpu()
                 accumulator.update(logits, torch.from_numpy(np.array(labels[start:start + 500])).long())
         else:
-            for i, (pixels, labels) in enumerate(batches):
-                corrupted = corrupt(pixels, name, severity, seed, i)
+            for b, (pixels, labels) in enumerate(batches):
+                corrupted = corrupt(pixels, name, severity, seed, b)
                 accumulator.update(model(normalise_batch(corrupted.to(device), model.config)).cpu(), labels)
         metrics = accumulator.compute()
-        rows.append(CorruptedSet(name, severity, metrics.accuracy, metrics.nll, metrics.ece, metrics.count))
+        done[i] = CorruptedSet(name, severity, metrics.accuracy, metrics.nll, metrics.ece, metrics.count)
+        if shards is not None:
+            shards.put(i, done[i])
+    rows = dist.gather(done, len(sets))
     mean_accuracy = sum(r.accuracy for r in rows) / len(rows)
     per_corruption = {n: sum(r.accuracy for r in rows if r.corruption == n) / len(severities) for n in names}
     clean_metrics = clean.compute()
@@ -453,5 +465,10 @@ def corruption_robustness(model: UnitModel, loader, severities: tuple[int, ...] 
 
 def run(model: UnitModel, data: DataSpec, settings: CorruptionSettings,
         runtime: Runtime = Runtime()) -> CorruptionResult:
-    return corruption_robustness(model, images_for(model, data, normalise=False), settings.severities,
-                                 settings.names, data.seed, settings.cifar_c, runtime.device, runtime.progress)
+    shards = ShardFile(runtime.workdir, "corruptions", {"model": model.source, "data": data, "settings": settings},
+                       runtime.dist, CorruptedSet)
+    result = corruption_robustness(model, images_for(model, data, normalise=False), settings.severities,
+                                   settings.names, data.seed, settings.cifar_c, runtime.device, runtime.progress,
+                                   runtime.dist, shards)
+    shards.remove()
+    return result

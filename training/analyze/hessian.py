@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
@@ -28,9 +28,11 @@ from tqdm import tqdm
 
 from hub.data import DataSpec
 from hub.layers import fused_attention
-from training.analyze.inputs import Runtime, loss_batches
+from training.analyze.inputs import MODEL_RECIPE, Runtime, augmentation, loss_batches
+from training.analyze.shards import ShardFile
 from training.augment import soft_target_cross_entropy
-from training.recipes import RECIPES, get_recipe
+from training.distributed import Distributed
+from training.recipes import RECIPES
 
 MatVec = Callable[[Tensor], Tensor]
 L2 = Literal["none", "half", "paper"]
@@ -189,10 +191,12 @@ class Tridiagonal:
 
 
 def lanczos(op: MatVec, size: int, steps: int, seed: int = 0, dtype: torch.dtype = torch.float32,
-            device: str | torch.device = "cpu", rademacher: bool = False) -> tuple[Tridiagonal, float]:
-    """``steps`` Lanczos iterations with full re-orthogonalisation (twice), the tridiagonal in float64.
+            device: str | torch.device = "cpu", rademacher: bool = False,
+            done: Callable[[Tridiagonal, float], bool] | None = None) -> tuple[Tridiagonal, float]:
+    """At most ``steps`` Lanczos iterations with full re-orthogonalisation (twice), the tridiagonal in float64.
 
-    Returns the tridiagonal and the last beta (for Ritz residuals). Stops early on an invariant subspace.
+    Returns the tridiagonal and the last beta (for Ritz residuals). Stops early on an invariant subspace, or
+    when ``done(tridiagonal, beta)`` says the wanted Ritz pairs have converged (checked after every step).
     """
     steps = min(steps, size)
     generator = torch.Generator().manual_seed(seed)
@@ -211,25 +215,49 @@ def lanczos(op: MatVec, size: int, steps: int, seed: int = 0, dtype: torch.dtype
         beta = w.norm().item()
         if j == steps - 1 or beta <= 1e-10 * max(abs(a) for a in alphas):
             break
+        if done is not None and done(_tridiagonal(alphas, betas), beta):
+            break
         betas.append(beta)
         previous, q = q, w / beta
-    return Tridiagonal(torch.tensor(alphas, dtype=torch.float64), torch.tensor(betas, dtype=torch.float64)), beta
+    return _tridiagonal(alphas, betas), beta
+
+
+def _tridiagonal(alphas: list[float], betas: list[float]) -> Tridiagonal:
+    return Tridiagonal(torch.tensor(alphas, dtype=torch.float64), torch.tensor(betas, dtype=torch.float64))
+
+
+Which = Literal["largest", "smallest", "magnitude"]
+
+
+def ritz_pairs(t: Tridiagonal, last_beta: float, k: int, which: Which) -> tuple[Tensor, Tensor]:
+    """The ``k`` wanted Ritz values of a Lanczos tridiagonal and their residual norms ``|beta_m s_{m,i}|``
+    (exact for the Ritz pair of the Krylov space built so far, an upper bound on its eigenvalue error)."""
+    theta, s = torch.linalg.eigh(t.matrix())
+    key = theta.abs() if which == "magnitude" else theta
+    order = torch.argsort(key, descending=which != "smallest")[:k]
+    return theta[order], (last_beta * s[-1, order]).abs()
 
 
 def lanczos_eigenvalues(op: MatVec, size: int, k: int = 5, steps: int = 40, seed: int = 0, tol: float = 1e-3,
                         dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
-                        which: Literal["largest", "smallest", "magnitude"] = "largest") -> Eigenpairs:
+                        which: Which = "largest") -> Eigenpairs:
     """The ``k`` algebraically largest, smallest, or largest-magnitude eigenvalues (the set power iteration
-    targets) from the Ritz values of one Lanczos run, which converge at both ends of the spectrum."""
+    targets) from the Ritz values of one Lanczos run, which converge at both ends of the spectrum.
+
+    The number of steps is chosen by residual: the run stops as soon as every wanted Ritz value has a residual
+    of at most ``tol * |value|`` (``steps`` is the most it may take); those that never get there are
+    flagged ``converged=False``."""
+    def converged(t: Tridiagonal, beta: float) -> bool:
+        if len(t.alphas) < k:
+            return False
+        values, residuals = ritz_pairs(t, beta, k, which)
+        return bool((residuals <= tol * values.abs().clamp(min=1e-12)).all())
+
     counter = _Counting(op)
-    t, last_beta = lanczos(counter, size, steps, seed, dtype, device)
-    theta, s = torch.linalg.eigh(t.matrix())
-    key = theta.abs() if which == "magnitude" else theta
-    order = torch.argsort(key, descending=which != "smallest")[:k]
-    values = theta[order]
-    residuals = (last_beta * s[-1, order]).abs()
-    converged = (residuals <= tol * values.abs().clamp(min=1e-12)).tolist()
-    return Eigenpairs(values.tolist(), residuals.tolist(), counter.count, f"lanczos-{which}", converged)
+    t, last_beta = lanczos(counter, size, steps, seed, dtype, device, done=converged)
+    values, residuals = ritz_pairs(t, last_beta, k, which)
+    flags = (residuals <= tol * values.abs().clamp(min=1e-12)).tolist()
+    return Eigenpairs(values.tolist(), residuals.tolist(), counter.count, f"lanczos-{which}", flags)
 
 
 class _Counting:
@@ -295,27 +323,41 @@ class MaxEigenvalueSpectrum:
     def values(self) -> list[float]:
         return [v for pairs in self.per_batch for v in pairs.values]
 
+    @property
+    def unconverged(self) -> int:
+        """How many of the collected eigenvalues did not reach the tolerance (residual or relative change)."""
+        return sum(not c for pairs in self.per_batch for c in pairs.converged)
+
     def top_positive(self) -> list[float]:
         """Each batch's largest positive eigenvalue (batches with none left out)."""
         return [max(v for v in p.values if v > 0) for p in self.per_batch if any(v > 0 for v in p.values)]
 
 
-def max_eigenvalue_spectrum(model: nn.Module, batches: Iterator[tuple[Tensor, Tensor]], spec: LossSpec, k: int = 5,
+def max_eigenvalue_spectrum(model: nn.Module, batches: Sequence[tuple[Tensor, Tensor]], spec: LossSpec, k: int = 5,
                             method: Literal["power", "lanczos"] = "power", max_iter: int = 100, tol: float = 1e-3,
                             lanczos_steps: int = 30, seed: int = 0, progress: bool = True,
-                            total: int | None = None) -> MaxEigenvalueSpectrum:
+                            dist: Distributed = Distributed(),
+                            shards: ShardFile | None = None) -> MaxEigenvalueSpectrum:
     """Both methods return the ``k`` largest by magnitude (a dominant negative one shows as negative, as in
-    PyHessian): ``power`` by deflated power iteration, ``lanczos`` from one Lanczos run (far fewer products)."""
-    per_batch = []
-    for i, (inputs, targets) in enumerate(tqdm(batches, desc="hessian batches", unit="batch", total=total,
-                                               disable=not progress)):
-        op = HessianOperator(model, [(inputs, targets)], spec)
-        if method == "power":
-            pairs = power_iteration(op, op.size, k, max_iter, tol, seed + i, op.dtype, op.device)
-        else:
-            pairs = lanczos_eigenvalues(op, op.size, k, lanczos_steps, seed + i, tol, op.dtype, op.device,
-                                        which="magnitude")
-        per_batch.append(pairs)
+    PyHessian): ``power`` by deflated power iteration, ``lanczos`` from one Lanczos run (far fewer products).
+
+    Under torchrun each rank takes the batches ``i % world == rank`` (batch ``i`` always starts from seed
+    ``seed + i``), so the gathered spectrum is the single process's; ``shards`` keeps each finished batch."""
+    done = {}
+    mine = dist.mine(len(batches))
+    for i in tqdm(mine, desc="hessian batches", unit="batch", disable=not (progress and dist.main)):
+        pairs = shards.get(i) if shards is not None else None
+        if pairs is None:
+            op = HessianOperator(model, [batches[i]], spec)
+            if method == "power":
+                pairs = power_iteration(op, op.size, k, max_iter, tol, seed + i, op.dtype, op.device)
+            else:
+                pairs = lanczos_eigenvalues(op, op.size, k, lanczos_steps, seed + i, tol, op.dtype, op.device,
+                                            which="magnitude")
+            if shards is not None:
+                shards.put(i, pairs)
+        done[i] = pairs
+    per_batch = dist.gather(done, len(batches))
     values = [v for pairs in per_batch for v in pairs.values]
     partial = MaxEigenvalueSpectrum(per_batch, math.nan, sum(v < 0 for v in values) / max(len(values), 1))
     tops = partial.top_positive()
@@ -334,11 +376,14 @@ class HessianSettings:
     max_iter: int = 100
     """power iteration: products per eigenvalue at most"""
     tol: float = 1e-3
-    """relative tolerance of an eigenvalue"""
-    lanczos_steps: int = 40
-    """Lanczos steps (also for the density)"""
-    augment: str = field(default="paper", metadata={"choices": ["none", *RECIPES]})
-    """training augmentation + MixUp/CutMix of this recipe, seeded; none: evaluation images, one-hot targets"""
+    """relative tolerance of an eigenvalue: power iteration stops when it changes by less; Lanczos when every
+    wanted Ritz value has a residual of at most tol * |value|"""
+    lanczos_steps: int = 60
+    """Lanczos: steps at most (fewer once converged by residual); the density takes exactly this many"""
+    augment: str = field(default=MODEL_RECIPE, metadata={"choices": [MODEL_RECIPE, "none", *RECIPES]})
+    """model: the training augmentation + MixUp/CutMix of the recipe the model was trained with (its
+    recipe.json; the paper's if it has none); a recipe name: that one; none: evaluation images, one-hot
+    targets. Every draw is seeded"""
     l2: L2 = "paper"
     """paper: wd * sum of tensor norms (the original); half: wd/2 |theta|^2; none"""
     weight_decay: float = 0.05
@@ -363,24 +408,29 @@ class LanczosEnds:
 
 @dataclass(frozen=True)
 class HessianResult:
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
     spectrum: MaxEigenvalueSpectrum
     first_batch_lanczos: LanczosEnds | None = None
     density: Density | None = None
     attention: str = "explicit softmax (fused kernels have no double backward)"
+    augmentation: str = ""
+    """Which recipe's augmentation the loss was measured on, and why."""
 
 
 def run(model: nn.Module, data: DataSpec, settings: HessianSettings, runtime: Runtime = Runtime()) -> HessianResult:
-    augment = None if settings.augment == "none" else get_recipe(settings.augment)
+    augment, described = augmentation(model, settings.augment)
     batches = loss_batches(model, data, augment)[: settings.batches]
-    spectrum = max_eigenvalue_spectrum(model, iter(batches), settings.loss, settings.k, settings.method,
-                                       settings.max_iter, settings.tol, settings.lanczos_steps, data.seed,
-                                       runtime.progress, len(batches))
+    shards = ShardFile(runtime.workdir, "hessian", {"model": model.source, "data": data, "settings": settings},
+                       runtime.dist, Eigenpairs)
+    spectrum = max_eigenvalue_spectrum(model, batches, settings.loss, settings.k, settings.method, settings.max_iter,
+                                       settings.tol, settings.lanczos_steps, data.seed, runtime.progress,
+                                       runtime.dist, shards)
+    shards.remove()
     if not settings.density:
-        return HessianResult(spectrum)
+        return HessianResult(spectrum, augmentation=described)
     op = HessianOperator(model, batches[:1], settings.loss)
     density = slq_density(op, op.size, settings.lanczos_steps, settings.probes, data.seed, dtype=op.dtype,
                           device=op.device)
     ends = LanczosEnds(*(lanczos_eigenvalues(op, op.size, settings.k, settings.lanczos_steps, data.seed, settings.tol,
                                              op.dtype, op.device, which) for which in ("largest", "smallest")))
-    return HessianResult(spectrum, ends, density)
+    return HessianResult(spectrum, ends, density, augmentation=described)

@@ -3,8 +3,10 @@ through a :class:`hub.data.DataSpec`, and for the loss-based analyses fixed augm
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -14,7 +16,8 @@ from hub import UnitModel, create_model, from_pretrained, is_model
 from hub.data import DataSpec
 from hub.preprocess import eval_transform
 from training.augment import batch_mixer, train_transform
-from training.recipes import Recipe
+from training.distributed import Distributed
+from training.recipes import Recipe, get_recipe
 from training.sampling import SeededTransformSubset, sample_seed
 
 
@@ -31,7 +34,10 @@ class Runtime:
     progress: bool = False
     """tqdm progress bars"""
     workdir: Path | None = None
-    """Where an analysis may keep resumable state (the landscape's grid file); none: nothing is kept."""
+    """Where an analysis may keep resumable state (the landscape's grid, each rank's finished items); none:
+    nothing is kept."""
+    dist: Distributed = field(default_factory=Distributed)
+    """This process's place in a torchrun job: the analyses that shard their work split it by rank."""
 
 
 def load_model(name: str, num_classes: int | None = None) -> UnitModel:
@@ -45,9 +51,45 @@ def load_model(name: str, num_classes: int | None = None) -> UnitModel:
     return from_pretrained(name)
 
 
+MODEL_RECIPE = "model"
+"""The ``augment`` choice that means: the augmentation the model was trained with."""
+
+
+def augmentation(model: UnitModel, choice: str) -> tuple[Recipe | None, str]:
+    """The recipe whose training augmentation a loss-based analysis uses, and a line saying which and why.
+
+    ``choice``: a recipe name, ``none`` (evaluation images, one-hot targets) or ``model``: the recipe saved
+    beside the model's weights (``recipe.json``, written by the trainer), else the paper's for a model without one
+    (the authors' released checkpoints were trained with it)."""
+    if choice == "none":
+        return None, "none (evaluation transform, one-hot targets)"
+    if choice != MODEL_RECIPE:
+        return get_recipe(choice), f"{choice} (chosen)"
+    folder = getattr(model, "folder", None)
+    saved = Path(folder) / "recipe.json" if folder is not None else None
+    if saved is not None and saved.is_file():
+        recipe = Recipe.load(saved)
+        return recipe, f"{recipe.name} (the model's own recipe.json)"
+    return get_recipe("paper"), "paper (the model has no recipe.json; the paper's recipe assumed)"
+
+
 def images_for(model: UnitModel, data: DataSpec, normalise: bool = True) -> DataLoader:
     """The images of ``data`` preprocessed for ``model``; ``normalise=False`` stops at pixels in [0, 1]."""
     return data.loader(eval_transform(model.config, normalise=normalise))
+
+
+def mine_of(loader, dist: Distributed) -> Iterator[tuple[int, Any]]:
+    """``(index, batch)`` for the batches of ``loader`` this rank takes (``index % world == rank``; all of them
+    in a single process). Every rank must have one, so that the collectives after the loop line up."""
+    if len(loader) < dist.world:
+        raise ValueError(f"{len(loader)} batches cannot be shared by {dist.world} processes: use smaller batches")
+    mine = dist.mine(len(loader))
+    if dist.world == 1 or not isinstance(loader, DataLoader):
+        return ((b, batch) for b, batch in enumerate(loader) if b in mine)
+    batches = list(loader.batch_sampler)  # load only this rank's images
+    own = DataLoader(loader.dataset, batch_sampler=[batches[b] for b in mine], num_workers=loader.num_workers,
+                     collate_fn=loader.collate_fn)
+    return zip(mine, own, strict=True)
 
 
 def loss_batches(model: UnitModel, data: DataSpec, augment: Recipe | None = None) -> list[tuple[Tensor, Tensor]]:

@@ -32,6 +32,7 @@ from hub.layers import ParamRole, parameter_roles
 from training.analyze.hessian import L2, LossSpec, l2_term
 from training.analyze.inputs import Runtime, loss_batches
 from training.augment import soft_target_cross_entropy
+from training.distributed import Distributed
 from training.recipes import RECIPES, get_recipe
 
 
@@ -140,8 +141,12 @@ class GridFile:
 
 
 def loss_landscape(model: nn.Module, batches: list[tuple[Tensor, Tensor]], settings: LandscapeSettings, seed: int,
-                   grid_path: Path | None, data_settings: dict, progress: bool = True) -> LandscapeResult:
-    """Evaluate the grid (resuming ``grid_path`` when given), returning NLL / regulariser / accuracy per point."""
+                   grid_path: Path | None, data_settings: dict, progress: bool = True,
+                   dist: Distributed = Distributed()) -> LandscapeResult:
+    """Evaluate the grid (resuming ``grid_path`` when given), returning NLL / regulariser / accuracy per point.
+
+    Under torchrun each rank evaluates the points ``i % world == rank`` into its own grid file (every rank draws
+    the same directions from ``seed``), and the values are gathered into one grid."""
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     directions = [random_direction(model, settings.normalisation, generator) for _ in range(settings.dims)]
@@ -152,9 +157,10 @@ def loss_landscape(model: nn.Module, batches: list[tuple[Tensor, Tensor]], setti
     params = dict(model.named_parameters())
     base = {name: p.detach().clone() for name, p in params.items()}
     loss_spec = LossSpec(settings.l2, settings.weight_decay)
-    todo = [i for i in range(len(points)) if not grid.done(i)]
+    mine = dist.mine(len(points))
+    todo = [i for i in mine if not grid.done(i)]
     try:
-        for index in tqdm(todo, desc="landscape", unit="point", disable=not progress):
+        for index in tqdm(todo, desc="landscape", unit="point", disable=not (progress and dist.main)):
             with torch.no_grad():
                 for name, p in params.items():
                     p.copy_(base[name])
@@ -165,19 +171,24 @@ def loss_landscape(model: nn.Module, batches: list[tuple[Tensor, Tensor]], setti
         with torch.no_grad():
             for name, p in params.items():
                 p.copy_(base[name])
-    values = {key: [math.nan if v is None else v for v in vals] for key, vals in grid.values.items() if key != "done"}
+    keys = [key for key in grid.values if key != "done"]
+    gathered = dist.gather({i: [grid.values[key][i] for key in keys] for i in mine}, len(points))
+    values = {key: [math.nan if point[k] is None else point[k] for point in gathered] for k, key in enumerate(keys)}
+    todo_count = int(dist.all_sum([float(len(todo))])[0])
     shape = (len(coords),) * settings.dims
     centre = sum(len(coords) // 2 * len(coords) ** i for i in range(settings.dims))  # row-major index of (0, 0)
     return LandscapeResult(coords, shape, values["nll"], values["regulariser"], values["accuracy"],
-                           values["nll"][centre], len(points), len(todo))
+                           values["nll"][centre], len(points), todo_count)
 
 
 def run(model: UnitModel, data: DataSpec, settings: LandscapeSettings,
         runtime: Runtime = Runtime()) -> LandscapeResult:
     augment = None if settings.augment == "none" else get_recipe(settings.augment)
     batches = loss_batches(model, data, augment)
-    grid = runtime.workdir / f"landscape_grid_{settings.dims}d.json" if runtime.workdir is not None else None
+    dist = runtime.dist
+    shard = f".rank{dist.rank}-of-{dist.world}" if dist.world > 1 else ""
+    grid = runtime.workdir / f"landscape_grid_{settings.dims}d{shard}.json" if runtime.workdir is not None else None
     if grid is not None:
         grid.parent.mkdir(parents=True, exist_ok=True)
     provenance = {"model": model.source, "data": data.describe(), "augmentation": settings.augment}
-    return loss_landscape(model, batches, settings, data.seed, grid, provenance, runtime.progress)
+    return loss_landscape(model, batches, settings, data.seed, grid, provenance, runtime.progress, dist)

@@ -22,11 +22,14 @@ class LesionedUnit:
     accuracy: float
     """Accuracy with this unit replaced by its identity path."""
     drop: float
+    flip_rate: float
+    """Share of images whose correctness the lesion changes: it bounds the variance of the per-image change, so
+    ``sqrt(flip_rate / images)`` bounds the drop's standard error."""
 
 
 @dataclass(frozen=True)
 class LesionResult:
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
     clean_accuracy: float
     images: int
     lesioned: list[LesionedUnit]
@@ -36,26 +39,25 @@ class LesionResult:
 
 
 @torch.no_grad()
-def accuracy(model: UnitModel, batches: list, device: str = "cpu") -> float:
-    correct = total = 0
-    for images, labels in batches:
-        correct += (model(images.to(device)).argmax(-1).cpu() == labels).sum().item()
-        total += len(labels)
-    return correct / total
+def correct(model: UnitModel, batches: list, device: str = "cpu") -> torch.Tensor:
+    """Per image, whether the model's top-1 prediction is right."""
+    return torch.cat([model(images.to(device)).argmax(-1).cpu() == labels for images, labels in batches])
 
 
 def lesion_study(model: UnitModel, loader, device: str = "cpu", progress: bool = True) -> LesionResult:
     """Clean accuracy and, for every residual unit, the accuracy with that unit removed."""
     model.eval().to(device)
     batches = list(loader)
-    clean = accuracy(model, batches, device)
+    clean = correct(model, batches, device)
     rows = []
     residual = [info for info in model.unit_infos() if info.residual]
     for info in tqdm(residual, desc="lesion", unit="unit", disable=not progress):
         with model.lesioned(info.index):
-            lesioned = accuracy(model, batches, device)
-        rows.append(LesionedUnit(info.index, info.name, info.kind.value, info.depth, lesioned, clean - lesioned))
-    return LesionResult(clean, sum(len(b[1]) for b in batches), rows, model.unit_infos())
+            lesioned = correct(model, batches, device)
+        accuracy = lesioned.double().mean().item()
+        rows.append(LesionedUnit(info.index, info.name, info.kind.value, info.depth, accuracy,
+                                 clean.double().mean().item() - accuracy, (lesioned != clean).double().mean().item()))
+    return LesionResult(clean.double().mean().item(), len(clean), rows, model.unit_infos())
 
 
 def run(model: UnitModel, data: DataSpec, settings: NoSettings, runtime: Runtime = Runtime()) -> LesionResult:

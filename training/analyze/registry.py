@@ -41,6 +41,8 @@ class Analysis:
     """``plot(result, settings, title) -> Figure``."""
     data: Mapping[str, Any] = field(default_factory=dict)
     """Defaults of the data flags where this analysis differs (e.g. the loss-based ones use the training part)."""
+    shards: bool = False
+    """Splits its work across torchrun ranks (the others run in one process)."""
 
     @property
     def schema_version(self) -> int:
@@ -67,21 +69,22 @@ class Analysis:
 
 ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis("fourier", "relative log amplitude of every unit's feature maps (Fig. 2a, 8)", fourier.FourierSettings,
-             fourier.FourierResult, fourier.run, fourier_plot.plot),
+             fourier.FourierResult, fourier.run, fourier_plot.plot, shards=True),
     Analysis("variance", "feature-map variance per unit against depth (Fig. 9)", NoSettings,
-             variance.VarianceResult, variance.run, variance_plot.plot),
+             variance.VarianceResult, variance.run, variance_plot.plot, shards=True),
     Analysis("noise", "accuracy under noise restricted to frequency bands (Fig. 2b)", noise.NoiseSettings,
              noise.NoiseResult, noise.run, noise_plot.plot, {"num_images": 1000}),
     Analysis("hessian", "top-k Hessian eigenvalues per mini-batch, Lanczos ends, SLQ density",
              hessian.HessianSettings, hessian.HessianResult, hessian.run, hessian_plot.plot,
-             {"split": "train", "batch_size": 16}),
+             {"split": "train", "batch_size": 16}, shards=True),
     Analysis("landscape", "1-D / 2-D loss landscape, resumable", landscape.LandscapeSettings,
              landscape.LandscapeResult, landscape.run, landscape_plot.plot,
-             {"split": "train", "num_images": 2000, "batch_size": 250}),
+             {"split": "train", "num_images": 2000, "batch_size": 250}, shards=True),
     Analysis("lesion", "accuracy drop when one residual unit is removed", NoSettings,
              lesion.LesionResult, lesion.run, lesion_plot.plot, {"num_images": 2000}),
     Analysis("cka", "mini-batch linear CKA between all units", NoSettings, cka.CkaResult, cka.run,
              cka_plot.plot, {"num_images": 1024}),
     Analysis("corruptions", "CIFAR-C: 15 corruptions x 5 severities", corruptions.CorruptionSettings,
-             corruptions.CorruptionResult, corruptions.run, corruptions_plot.plot, {"num_images": 1000}),
+             corruptions.CorruptionResult, corruptions.run, corruptions_plot.plot, {"num_images": 1000},
+             shards=True),
 )}

@@ -9,13 +9,16 @@ import hub
 from training.analyze.hessian import (
     HessianOperator,
     LossSpec,
+    MaxEigenvalueSpectrum,
     l2_term,
     lanczos_eigenvalues,
     max_eigenvalue_spectrum,
     power_iteration,
     slq_density,
 )
+from training.analyze.inputs import MODEL_RECIPE, augmentation
 from training.augment import soft_target_cross_entropy
+from training.recipes import Recipe, get_recipe
 
 REL = 1e-3
 
@@ -104,12 +107,38 @@ def test_attention_models_double_backward_and_bn_statistics_stay_put():
 def test_max_eigenvalue_spectrum_collects_k_per_batch():
     model, x, targets = tiny_problems()[1]
     batches = [(x[:8], targets[:8]), (x[8:], targets[8:])]
-    result = max_eigenvalue_spectrum(model, iter(batches), LossSpec(), k=2, method="lanczos", lanczos_steps=40,
+    result = max_eigenvalue_spectrum(model, batches, LossSpec(), k=2, method="lanczos", lanczos_steps=40,
                                      progress=False)
     assert result.batches == 2 and all(len(b.values) == 2 for b in result.per_batch)
-    power = max_eigenvalue_spectrum(model, iter(batches), LossSpec(), k=2, method="power", max_iter=2000, tol=1e-9,
+    power = max_eigenvalue_spectrum(model, batches, LossSpec(), k=2, method="power", max_iter=2000, tol=1e-9,
                                     progress=False)
     assert torch.allclose(torch.tensor(result.values), torch.tensor(power.values), rtol=1e-3)
     assert 0 <= result.negative_fraction <= 1
     tops = result.top_positive()
     assert result.mean_top_positive == pytest.approx(sum(tops) / len(tops))
+
+
+def test_lanczos_stops_once_every_wanted_value_meets_its_residual():
+    model, x, targets = tiny_problems()[0]
+    op = HessianOperator(model, [(x, targets)], LossSpec())
+    exact = torch.linalg.eigvalsh(exact_hessian(model, x, targets, LossSpec())).flip(0)
+    early = lanczos_eigenvalues(op, op.size, 2, steps=80, tol=1e-4, dtype=torch.float64)
+    assert all(early.converged) and early.products < 80
+    assert all(r <= 1e-4 * abs(v) for v, r in zip(early.values, early.residuals, strict=True))
+    assert torch.allclose(torch.tensor(early.values, dtype=torch.float64), exact[:2], rtol=1e-4)
+    short = lanczos_eigenvalues(op, op.size, 5, steps=6, tol=1e-6, dtype=torch.float64)
+    assert short.products == 6 and not all(short.converged)  # out of steps: flagged, not passed off as converged
+    spectrum = MaxEigenvalueSpectrum([short, early], 1.0, 0.0)
+    assert spectrum.unconverged == sum(not c for c in short.converged)
+
+
+def test_the_loss_is_measured_on_the_augmentation_the_model_was_trained_with(tmp_path):
+    model = hub.from_pretrained("vit-tiny-cifar10")
+    recipe, described = augmentation(model, MODEL_RECIPE)
+    assert recipe == Recipe.load(model.folder / "recipe.json") and recipe.name == "cpu-quick"
+    assert "recipe.json" in described
+    assert augmentation(model, "none") == (None, "none (evaluation transform, one-hot targets)")
+    assert augmentation(model, "paper")[0] == get_recipe("paper")
+    random = hub.create_model("vit_tiny", num_classes=10)
+    assert augmentation(random, MODEL_RECIPE)[0] == get_recipe("paper")
+    assert "no recipe.json" in augmentation(random, MODEL_RECIPE)[1]

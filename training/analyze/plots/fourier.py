@@ -17,14 +17,18 @@ def plot(result: FourierResult, settings: FourierSettings, title: str) -> plt.Fi
         ax.set_xlabel("frequency (x pi)")
         ax.set_ylabel("delta log amplitude")
         ax.set_title(f"{what}; colour = depth (dark: early)")
-    depth_plot(axes[2], result.units, [s.high_frequency for s in result.spectra],
-               "delta log amplitude at the highest frequency")
+    depth_plot(axes[2], result.units, [s.at(result.point) for s in result.spectra], point_label(result))
     axes[2].set_title("high-frequency amplitude vs depth (grey: MSA, purple: pooling)")
     fig.suptitle(f"{title}: feature-map spectra")
     fig.tight_layout()
     return fig
 
 
+def point_label(result: FourierResult) -> str:
+    where = "the paper's Fig. 8 bin (its 1.0pi)" if result.point == "paper" else "the Nyquist corner (pi, pi)"
+    return f"delta log amplitude at {where}"
+
+
 def compare(results: dict[str, FourierResult]) -> plt.Figure:
-    return side_by_side({m: (r.units, [s.high_frequency for s in r.spectra]) for m, r in results.items()},
-                        "delta log amplitude at pi")
+    return side_by_side({m: (r.units, [s.at(r.point) for s in r.spectra]) for m, r in results.items()},
+                        point_label(next(iter(results.values()))))
