@@ -3,7 +3,8 @@
 Each analysis runs as its command line twice per round, interleaved: one process with every core's thread,
 then ``torchrun --nproc_per_node N`` with cores / N threads per process, the same settings and data (wall time
 of the whole command, start-up included, because that is what a user waits for). The results are checked
-equal before the times are trusted.
+equal (within 1e-3 relative: with other thread counts, float sums run in another order) before the times are
+trusted; with the same threads per process they are bit-identical (tests/training/analyze/test_distributed.py).
 
   python benchmarks/analysis_torchrun.py --data ../shared/data/cifar10-train-jpeg.tar.gz
 """
@@ -38,6 +39,19 @@ def timed(command: list[str], threads: int) -> tuple[float, dict]:
     return seconds, json.loads((out / f"{analysis}.json").read_text())["result"]
 
 
+def largest_difference(a, b) -> float:
+    """The largest relative difference between two results' numbers (their structure must match)."""
+    if isinstance(a, dict):  # residuals near 0 are all rounding: their relative change says nothing
+        return max((largest_difference(a[k], b[k]) for k in a if k != "residuals"), default=0.0)
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return float("inf")
+        return max((largest_difference(x, y) for x, y in zip(a, b, strict=True)), default=0.0)
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) / max(abs(a), abs(b), 1e-12)
+    return 0.0 if a == b else float("inf")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True)
@@ -51,6 +65,7 @@ def main() -> None:
     results = {"cores": cores, "processes": args.processes, "model": args.model, "analyses": {}}
     for analysis in args.analyses.split(","):
         times: dict[str, list[float]] = {"one process": [], "torchrun": []}
+        gaps: list[float] = []
         for _ in range(args.rounds):
             with tempfile.TemporaryDirectory() as tmp:
                 base = ["-m", "training.analyze", analysis, "--model", args.model, "--data", args.data, "--no-progress",
@@ -60,13 +75,16 @@ def main() -> None:
                           str(args.processes), *base, "--out", f"{tmp}/shared"]
                 one_seconds, one = timed(single, cores)
                 shared_seconds, many = timed(shared, max(1, cores // args.processes))
-                if json.dumps(one, sort_keys=True) != json.dumps(many, sort_keys=True):
-                    raise SystemExit(f"{analysis}: torchrun's result differs from one process's")
+                gap = largest_difference(one, many)  # threads per process differ, so float sums may too
+                if gap > 1e-3:
+                    raise SystemExit(f"{analysis}: torchrun's result differs from one process's by {gap:.2g}")
+                gaps.append(gap)
                 times["one process"].append(one_seconds)
                 times["torchrun"].append(shared_seconds)
         medians = {k: statistics.median(v) for k, v in times.items()}
         results["analyses"][analysis] = {"seconds": times, "median_seconds": medians,
-                                         "speedup": medians["one process"] / medians["torchrun"]}
+                                         "speedup": medians["one process"] / medians["torchrun"],
+                                         "largest_relative_difference": max(gaps)}
         print(f"{analysis}: one process {medians['one process']:.1f} s, torchrun x{args.processes} "
               f"{medians['torchrun']:.1f} s: {results['analyses'][analysis]['speedup']:.2f}x", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -419,7 +419,7 @@ class HessianResult:
 
 def run(model: nn.Module, data: DataSpec, settings: HessianSettings, runtime: Runtime = Runtime()) -> HessianResult:
     augment, described = augmentation(model, settings.augment)
-    batches = loss_batches(model, data, augment)[: settings.batches]
+    batches = loss_batches(model, data, augment, limit=settings.batches)
     shards = ShardFile(runtime.workdir, "hessian", {"model": model.source, "data": data, "settings": settings},
                        runtime.dist, Eigenpairs)
     spectrum = max_eigenvalue_spectrum(model, batches, settings.loss, settings.k, settings.method, settings.max_iter,

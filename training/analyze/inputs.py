@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from hub import UnitModel, create_model, from_pretrained, is_model
 from hub.data import DataSpec
@@ -92,17 +92,21 @@ def mine_of(loader, dist: Distributed) -> Iterator[tuple[int, Any]]:
     return zip(mine, own, strict=True)
 
 
-def loss_batches(model: UnitModel, data: DataSpec, augment: Recipe | None = None) -> list[tuple[Tensor, Tensor]]:
+def loss_batches(model: UnitModel, data: DataSpec, augment: Recipe | None = None,
+                 limit: int | None = None) -> list[tuple[Tensor, Tensor]]:
     """Fixed ``(inputs, soft targets)`` batches for loss-based analyses (Hessian, landscape).
 
     ``augment``: the recipe's training augmentation and MixUp/CutMix/label smoothing, every draw seeded by
     ``data.seed``, so every evaluation (every grid point, every eigenvalue run) sees the same augmented samples;
-    ``None``: the evaluation transform and one-hot targets."""
+    ``None``: the evaluation transform and one-hot targets. ``limit``: the first batches only (the same ones:
+    each batch's draws depend on its index), without preparing the rest."""
     num_classes = model.config.num_classes
+    base, indices = data.base_and_indices(eval_transform(model.config) if augment is None else None)
+    if limit is not None:
+        indices = indices[: limit * data.batch_size]
     if augment is None:
         return [(images, torch.nn.functional.one_hot(labels, num_classes).to(images.dtype))
-                for images, labels in images_for(model, data)]
-    base, indices = data.base_and_indices()
+                for images, labels in DataLoader(Subset(base, indices), batch_size=data.batch_size, shuffle=False)]
     dataset = SeededTransformSubset(base, indices, train_transform(augment, model.config), data.seed)
     mix = batch_mixer(augment, num_classes)
     batches = []
