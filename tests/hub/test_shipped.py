@@ -49,6 +49,8 @@ def test_card_metrics_are_reproduced_by_the_evaluation_command(name, tmp_path):
     assert evaluate(["--model", name, "--data", str(ARCHIVE), "--val-size", "5000", "--out", str(tmp_path)]) == 0
     measured = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
     assert measured["count"] == 5000
-    for key in ("accuracy", "top5", "ece", "ece_10"):
+    for key in ("accuracy", "top5"):
         assert measured[key] == pytest.approx(shipped[key], abs=1e-9), key
+    for key in ("ece", "ece_10"):  # float32 confidences: the bin sums move by ~1e-8 with the thread count
+        assert measured[key] == pytest.approx(shipped[key], abs=1e-6), key
     assert measured["nll"] == pytest.approx(shipped["nll"], rel=1e-5)
