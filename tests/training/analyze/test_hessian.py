@@ -8,11 +8,13 @@ from torch.func import functional_call
 import hub
 from training.analyze.hessian import (
     HessianOperator,
+    HessianSettings,
     LossSpec,
     MaxEigenvalueSpectrum,
     l2_term,
     lanczos_eigenvalues,
     max_eigenvalue_spectrum,
+    micro_batches,
     power_iteration,
     slq_density,
 )
@@ -90,6 +92,21 @@ def test_several_batches_are_weighted_by_size():
     assert torch.allclose(whole(v), split(v), rtol=1e-10)
 
 
+def test_micro_batches_give_the_whole_batch_hessian_on_running_statistics():
+    model, x, targets = tiny_problems()[0]  # conv + BatchNorm on running statistics
+    whole = HessianOperator(model, [(x, targets)], LossSpec(l2="paper"))
+    chunks = micro_batches((x, targets), 5)
+    assert [len(c[0]) for c in chunks] == [5, 5, 5, 1] and micro_batches((x, targets), 0) == [(x, targets)]
+    split = HessianOperator(model, chunks, LossSpec(l2="paper"))
+    v = torch.randn(whole.size, dtype=torch.float64)
+    assert torch.allclose(whole(v), split(v), rtol=1e-10)
+    spectra = [max_eigenvalue_spectrum(model, [(x, targets)], LossSpec(), k=3, method="lanczos", tol=1e-8,
+                                       progress=False, micro_batch=size) for size in (0, 4)]
+    assert spectra[0].values == pytest.approx(spectra[1].values, rel=1e-8)
+    with pytest.raises(ValueError, match="bn eval"):
+        HessianSettings(micro_batch=32, bn="train")
+
+
 def test_attention_models_double_backward_and_bn_statistics_stay_put():
     torch.manual_seed(0)
     vit = hub.create_model("vit_tiny", num_classes=10)
@@ -99,9 +116,11 @@ def test_attention_models_double_backward_and_bn_statistics_stay_put():
 
     resnet = hub.create_model("resnet_tiny", num_classes=10)
     before = {k: v.clone() for k, v in resnet.state_dict().items()}
-    op = HessianOperator(resnet, [(x, y)], LossSpec(bn="train"))
-    op(torch.randn(op.size))
+    for bn in ("train", "eval"):
+        op = HessianOperator(resnet, [(x, y)], LossSpec(bn=bn))
+        op(torch.randn(op.size))
     assert all(torch.equal(before[k], v) for k, v in resnet.state_dict().items())
+    assert not any("forward" in vars(m) for m in resnet.modules())  # the affine eval-mode BatchNorm is undone
 
 
 def test_max_eigenvalue_spectrum_collects_k_per_batch():
