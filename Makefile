@@ -21,7 +21,7 @@ install: $(VENV)/.installed
 PORT ?= 3000
 HOST ?= 127.0.0.1
 
-# The service on the shipped AlterNet with ONNX Runtime (HOWVITS_MODEL / HOWVITS_BACKEND change that).
+# The service on the three shipped models with ONNX Runtime (HOWVITS_MODELS / HOWVITS_BACKEND change that).
 serve: install
 	BENTOML_DO_NOT_TRACK=true BENTOML_HOME=$${BENTOML_HOME:-$(CURDIR)/.bentoml} \
 		$(VENV)/bin/bentoml serve serving.service:Classifier --host $(HOST) --port $(PORT)

@@ -38,7 +38,7 @@ def free_port() -> int:
 def start_server(batching: bool, threads: int, model: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = dict(os.environ, HOWVITS_BATCHING="1" if batching else "0", HOWVITS_THREADS=str(threads),
-               HOWVITS_MODEL=model, BENTOML_DO_NOT_TRACK="true", OMP_NUM_THREADS=str(threads))
+               HOWVITS_MODELS=model, BENTOML_DO_NOT_TRACK="true", OMP_NUM_THREADS=str(threads))
     env.setdefault("BENTOML_HOME", str(REPO / "runs" / "bentoml-bench"))
     process = subprocess.Popen([str(Path(sys.executable).with_name("bentoml")), "serve", "serving.service:Classifier",
                                 "--host", "127.0.0.1", "--port", str(port)], cwd=REPO, env=env,

@@ -1,7 +1,10 @@
 """ASGI middleware in front of the BentoML app.
 
-- ``GET /model`` and ``GET /ui`` (the static page, with a Content-Security-Policy of hashes of its own script
-  and style) are answered here; every response carries ``X-Content-Type-Options: nosniff``.
+- ``GET /model`` (``?model=`` a loaded name), ``GET /models`` and ``GET /ui`` (the static page, with a
+  Content-Security-Policy of hashes of its own script and style) are answered here; every response carries
+  ``X-Content-Type-Options: nosniff``.
+- The Open Inference Protocol under ``/v2`` is answered here by :mod:`serving.oip`, with the body read under
+  the request limit.
 - Unknown paths are a 404 answered here; requests are counted by :mod:`serving.telemetry` with unknown paths
   as ``other``, and ``GET /metrics`` is served here.
 - The API's request bodies are limited (413 before reading when Content-Length says so, or as soon as a
@@ -21,8 +24,9 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
-from serving import telemetry
+from serving import oip, telemetry
 from serving.requests import FieldKind, Limits, RequestError, encode_multipart, parse_batch, parse_multipart
 
 UI_PAGE = Path(__file__).with_name("ui") / "index.html"
@@ -58,22 +62,27 @@ def _page_policy(page: str) -> str:
 
 class HowvitsMiddleware:
     def __init__(self, app: Any, limits: Limits, fields: Mapping[str, Mapping[str, FieldKind]],
-                 batch_shape: tuple[int, ...], max_batch: int, busy: Mapping[str, str] | None = None) -> None:
+                 batch_shape: tuple[int, ...], max_batch: int, protocol: oip.Limits,
+                 busy: Mapping[str, str] | None = None) -> None:
         self.app, self.limits, self.fields, self.busy = app, limits, fields, dict(busy or {})
+        self.protocol = protocol
         self.batch_shape, self.max_batch = batch_shape, max_batch
         self.page = UI_PAGE.read_bytes()
         self.page_policy = _page_policy(self.page.decode()).encode()
 
     def _known(self, path: str) -> bool:
-        return path in self.fields or path in ("/logits", "/model", "/ui", "/metrics", *BENTOML_PATHS) or \
+        return path in self.fields or path in ("/logits", "/model", "/models", "/ui", "/metrics", *BENTOML_PATHS) or \
             path.startswith("/static_content/")
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path, method = scope["path"].rstrip("/") or "/", scope["method"]
-        known = self._known(path)
+        v2 = oip.route(path) if path == "/v2" or path.startswith("/v2/") else None
+        known = v2 is not None or self._known(path)
         endpoint = ("/static_content" if path.startswith("/static_content/") else path) if known else "other"
+        if v2 is not None:
+            endpoint = v2[1]
         started_at, status = time.perf_counter(), [500]
 
         async def counted_send(message: dict) -> None:
@@ -85,8 +94,10 @@ class HowvitsMiddleware:
 
         if not known:
             return await _send_json(counted_send, 404, {"error": f"no such endpoint {path[:100]!r}"})
-        if path in ("/model", "/ui", "/metrics") and method in ("GET", "HEAD"):
-            return await self._static(path, counted_send)
+        if v2 is not None:
+            return await self._protocol(scope, receive, counted_send, method, *v2)
+        if path in ("/model", "/models", "/ui", "/metrics") and method in ("GET", "HEAD"):
+            return await self._static(path, counted_send, scope.get("query_string", b""))
         await self._forward(scope, receive, counted_send, path, method)
 
     async def _forward(self, scope: dict, receive: Any, send: Any, path: str, method: str) -> None:
@@ -167,7 +178,37 @@ class HowvitsMiddleware:
                                       (b"content-length", str(len(canonical)).encode())]}
         return scope, _replay(canonical)
 
-    async def _static(self, path: str, send: Any) -> None:
+    async def _protocol(self, scope: dict, receive: Any, send: Any, method: str, expected: str, template: str,
+                        params: dict[str, str]) -> None:
+        """One Open Inference Protocol request; every refusal is its ``{"error": ...}`` with a 4xx."""
+        from serving import state
+
+        if method != expected and not (method == "HEAD" and expected == "GET"):
+            return await _send_json(send, 405, {"error": f"{template} takes {expected}, not {method[:10]}"})
+        headers: dict[bytes, bytes] = {}
+        for key, value in scope.get("headers") or []:
+            if key.lower() in headers:
+                return await _send_json(send, 400, {"error": f"the request repeats the {key.decode('latin-1')} header"})
+            headers[key.lower()] = value
+
+        async def body(limit: int) -> bytes:
+            length = headers.get(b"content-length", b"")
+            if length and (not length.isdigit() or int(length) > limit):
+                raise RequestError(f"request body exceeds the limit of {limit:,} bytes",
+                                   HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+            return await _read_body(receive, limit)
+
+        async def respond(status: int, payload: bytes, extra: list[tuple[bytes, bytes]]) -> None:
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [*extra, (b"content-length", str(len(payload)).encode()), *SECURITY_HEADERS]})
+            await send({"type": "http.response.body", "body": payload if method != "HEAD" else b""})
+
+        try:
+            await oip.handle(state.current(), method, template, params, headers, body, respond, self.protocol)
+        except RequestError as err:
+            await _send_json(send, err.status, {"error": str(err)})
+
+    async def _static(self, path: str, send: Any, query: bytes = b"") -> None:
         from serving import state
 
         if path == "/metrics":
@@ -186,9 +227,16 @@ class HowvitsMiddleware:
             return
         service = state.current()
         if service is None:
-            await _send_json(send, 503, {"error": "the model is still loading"})
+            await _send_json(send, 503, {"error": "the models are still loading"})
             return
-        await _send_json(send, 200, service.model_info())
+        if path == "/models":
+            await _send_json(send, 200, service.models_info())
+            return
+        name = parse_qs(query.decode("latin-1")).get("model", [""])[0]
+        try:
+            await _send_json(send, 200, service.model_info(name))
+        except LookupError as err:
+            await _send_json(send, 404, {"error": str(err)})
 
 
 def _error_body(body: bytes) -> bytes:

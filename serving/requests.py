@@ -28,6 +28,8 @@ class FieldKind(StrEnum):
     INT = "int"
     FLOAT = "float"
     BOOL = "bool"
+    NAME = "name"
+    """A model name: letters, digits, '.', '_', '-' (never a path or URL)."""
 
 
 class RequestError(ValueError):
@@ -66,6 +68,7 @@ _FLOAT = re.compile(r"[+-]?(\d{1,12}(\.\d{0,12})?|\.\d{1,12})([eE][+-]?\d{1,3})?
 _BOOL = {"true": "true", "1": "true", "yes": "true", "on": "true", "false": "false", "0": "false", "no": "false",
          "off": "false"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def scalar(name: str, kind: FieldKind, text: str) -> str:
@@ -77,7 +80,10 @@ def scalar(name: str, kind: FieldKind, text: str) -> str:
         return repr(float(value))
     if kind is FieldKind.BOOL and value.lower() in _BOOL:
         return _BOOL[value.lower()]
-    what = {FieldKind.INT: "an integer", FieldKind.FLOAT: "a finite number", FieldKind.BOOL: "true or false"}
+    if kind is FieldKind.NAME and _MODEL_NAME.fullmatch(value):
+        return value
+    what = {FieldKind.INT: "an integer", FieldKind.FLOAT: "a finite number", FieldKind.BOOL: "true or false",
+            FieldKind.NAME: "a model name (GET /models lists them)"}
     raise RequestError(f"{name} must be {what.get(kind, 'a file')}, got {value[:40]!r}")
 
 

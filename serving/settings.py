@@ -1,5 +1,5 @@
 """Service settings from the environment (``HOWVITS_*``, read by pydantic-settings), with defaults that serve
-the shipped AlterNet on ONNX Runtime with no network."""
+the three shipped CIFAR-10 models (the AlterNet first) on ONNX Runtime with no network."""
 
 from __future__ import annotations
 
@@ -18,8 +18,11 @@ def _cores() -> int:
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOWVITS_", frozen=True, protected_namespaces=())
 
-    model: str = "alternet-tiny-cifar10"
-    """Short name, Hub repo id (org/name[@rev]) or model folder."""
+    models: str = "alternet-tiny-cifar10,vit-tiny-cifar10,resnet-tiny-cifar10"
+    """Comma-separated short names, Hub repo ids (org/name[@rev]) or model folders, all loaded at start; the
+    first is the default of every endpoint."""
+    model_repository: str = ""
+    """A folder of model folders, each served under its folder name (after the models above)."""
     backend: str = "auto"
     """auto (TensorRT, ONNX Runtime CUDA, ONNX Runtime CPU, torch: first that runs), or one of them."""
     precision: str = "fp32"
@@ -38,6 +41,10 @@ class ServiceSettings(BaseSettings):
     """Noise draws per band in /diagnose."""
     max_diagnose: int = 2
     """/diagnose requests running at once per worker (each is about a hundred model calls); more get a 503."""
+
+    @property
+    def model_sources(self) -> list[str]:
+        return [m.strip() for m in self.models.split(",") if m.strip()]
 
     @property
     def runtime_threads(self) -> int:

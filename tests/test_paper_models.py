@@ -78,7 +78,7 @@ def test_fp32_and_fp16_exports_pass_their_gates(name, converted, tmp_path):
 @pytest.mark.slow
 def test_the_service_serves_a_converted_folder(converted):
     image = IMAGES[0].read_bytes()
-    with (bentoml_serve(HOWVITS_MODEL=str(converted("vit_ti"))) as url,
+    with (bentoml_serve(HOWVITS_MODELS=str(converted("vit_ti"))) as url,
           httpx.Client(base_url=url, timeout=120) as client):
         predicted = client.post("/predict", files={"image": ("a.png", image, "image/png")})
         diagnosed = client.post("/diagnose", files={"image": ("a.png", image, "image/png")})
