@@ -28,14 +28,18 @@ class ServerUrl(str):
 
 
 @contextmanager
-def bentoml_serve(timeout: float = 240, **env: str) -> Iterator[ServerUrl]:
-    """Start the service with ``env`` added to the environment, wait for ``/readyz``, yield its base URL (its
-    process id is ``url.pid``)."""
+def bentoml_serve(timeout: float = 240, target: str = "serving.service:Classifier", cwd: Path = REPO,
+                  **env: str) -> Iterator[ServerUrl]:
+    """Start ``bentoml serve target`` (the service in this checkout, or a built bento's tag run from ``cwd``)
+    with ``env`` added to the environment, wait for ``/readyz``, yield its base URL (its process id is
+    ``url.pid``)."""
     port = _free_port()
-    environment = dict(os.environ, OMP_NUM_THREADS="1", HOWVITS_THREADS="1", PYTHONPATH=str(REPO), **env)
+    environment = dict(os.environ, OMP_NUM_THREADS="1", HOWVITS_THREADS="1", **env)
+    if cwd == REPO:
+        environment["PYTHONPATH"] = str(REPO)
     log = open(Path(os.environ["BENTOML_HOME"]).parent / f"serve-{port}.log", "w")  # noqa: SIM115
-    process = subprocess.Popen([str(Path(sys.executable).with_name("bentoml")), "serve", "serving.service:Classifier",
-                                "--host", "127.0.0.1", "--port", str(port)], cwd=REPO, env=environment, stdout=log,
+    process = subprocess.Popen([str(Path(sys.executable).with_name("bentoml")), "serve", target,
+                                "--host", "127.0.0.1", "--port", str(port)], cwd=cwd, env=environment, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
