@@ -27,7 +27,9 @@ LAYERS = [  # (substring of a frame, layer); a sample counts once per layer it p
     ("pydantic", "pydantic: validation/serialisation"), ("h11", "uvicorn: HTTP parsing (h11)"),
     ("uvicorn", "uvicorn (all)"), ("starlette", "starlette (all)"),
     ("_bentoml_impl/server/app.py", "BentoML: endpoint"),
-    ("tempfile", "BentoML: upload temp files"), ("logging", "access logging"), ("opentelemetry", "tracing"),
+    ("tempfile", "BentoML: upload temp files"),
+    ("serving/middleware.py", "ours: middleware (parse, re-encode)"), ("logging", "access logging"),
+    ("opentelemetry", "tracing"),
 ]
 
 
@@ -38,7 +40,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/serving_profile.txt"))
     args = parser.parse_args()
     images = [p.read_bytes() for p in sorted(SAMPLES.glob("*.png"))]
-    process, url = start_server(True, args.threads, "alternet-tiny-cifar10")
+    process, url = start_server("serving.service:Classifier", args.threads, HOWVITS_MODELS="alternet-tiny-cifar10")
     raw = args.out.with_suffix(".raw")
     try:
         worker_pid = subprocess.run(["pgrep", "-f", "_bentoml_impl.worker"], capture_output=True, text=True,

@@ -39,6 +39,13 @@ def test_a_good_form_is_read_and_rebuilt_canonically():
     assert again == form and b"x.png" not in canonical and b'filename="upload"' in canonical
 
 
+def test_the_canonical_boundary_occurs_in_no_part():
+    tricky = Form(files={"image": [b"\r\n--howvits-boundary\r\n--howvits-boundary--"]}, values={"top_k": "2"})
+    canonical, content_type = encode_multipart(tricky)
+    assert "howvits-boundary" not in content_type
+    assert parse_multipart(canonical, content_type, FIELDS, LIMITS) == tricky
+
+
 @pytest.mark.parametrize(("parts", "words"), [
     ([value_part("image", "http://127.0.0.1:9/secret.png")], "must be an uploaded file"),
     ([file_part("top_k")], "is a value, not a file"),
