@@ -31,7 +31,7 @@ from training.metrics import Metrics
 from training.optim import build_optimizer, build_scheduler
 from training.outputs import RunSummary, card_metrics, duration, training_card, write_evaluation
 from training.sampling import EpochBatchSampler, SeededTransformSubset, sample_seed
-from training.settings import RunSettings
+from training.settings import COMPILE_MIN_STEPS, RunSettings
 
 
 class Trainer:
@@ -70,7 +70,9 @@ class Trainer:
         if ddp.world > 1:
             step_model = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        self.step_model = torch.compile(step_model) if settings.compile else step_model
+        total_steps = self.steps_per_epoch * self.total_epochs
+        self.compiled = settings.compile if settings.compile is not None else total_steps >= COMPILE_MIN_STEPS
+        self.step_model = torch.compile(step_model) if self.compiled else step_model
         self.history: list[dict[str, Any]] = []
         self.commit = git_commit()  # the code this run started with, not whatever is checked out at the end
         self.elapsed = self.epoch_seconds = 0.0
