@@ -30,7 +30,7 @@ from export.predictor import OrtPredictor, Predictor, TorchPredictor
 from hub import from_pretrained
 
 MODELS = ("resnet-tiny-cifar10", "vit-tiny-cifar10", "alternet-tiny-cifar10")
-PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")
+PRECISIONS = ("fp32", "fp16", "int8", "int8-cpu", "int8-dynamic")
 
 
 def latencies(predictor: Predictor, batch: np.ndarray, seconds: float, warmup: int = 5) -> list[float]:

@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="short name, Hub repo id (org/name[@rev]) or model folder")
     p.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                   help="fp32; fp16 (IO stays fp32); int8 (static Q/DQ, calibrated); int8-dynamic (weights only)")
+                   help="fp32; fp16 (IO stays fp32); int8 (static Q/DQ, calibrated, symmetric: TensorRT's form); "
+                        "int8-cpu (static Q/DQ, asymmetric activations: x86's U8S8 form for ONNX Runtime on CPU); "
+                        "int8-dynamic (weights only)")
     p.add_argument("--exporter", choices=["dynamo", "legacy"], default="dynamo",
                    help="torch.export-based exporter (default) or the TorchScript one (fallback)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")

@@ -35,6 +35,7 @@ GATES: dict[str, Gate] = {
     "fp32": Gate(max_abs=1e-4, min_top1_agreement=1.0),
     "fp16": Gate(max_abs=1e-2, min_top1_agreement=0.99),
     "int8": Gate(max_accuracy_drop=1.0),
+    "int8-cpu": Gate(max_accuracy_drop=1.0),
     "int8-dynamic": Gate(max_accuracy_drop=1.0),
 }
 

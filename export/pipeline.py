@@ -22,8 +22,8 @@ from hub.files import file_sha256
 from hub.preprocess import eval_transform
 from hub.samples import sample_images
 
-Precision = Literal["fp32", "fp16", "int8", "int8-dynamic"]
-PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8", "int8-dynamic")
+Precision = Literal["fp32", "fp16", "int8", "int8-cpu", "int8-dynamic"]
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8", "int8-cpu", "int8-dynamic")
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,11 @@ def export_model(request: ExportRequest, model: UnitModel | None = None) -> Mani
     final = fp32_path
     if request.precision == "fp16":
         final = to_fp16(fp32_path, out)
-    elif request.precision == "int8":
+    elif request.precision in ("int8", "int8-cpu"):
         calibration, _, calibration_described = request.calibration.load(model)
         batches = [calibration[i:i + 32] for i in range(0, len(calibration), 32)]
-        final = quantize_int8_static(fp32_path, out, batches, request.calibration_method)
+        form = "cpu" if request.precision == "int8-cpu" else "tensorrt"
+        final = quantize_int8_static(fp32_path, out, batches, request.calibration_method, form=form)
         parity["calibration"] = {"data": calibration_described, "images": len(calibration),
                                  "method": request.calibration_method}
     elif request.precision == "int8-dynamic":

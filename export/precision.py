@@ -1,8 +1,11 @@
 """Lower-precision ONNX graphs: FP16 (inputs and outputs kept FP32), static INT8 in Q/DQ form calibrated on
 real images, and dynamic INT8 (weights only) as the cheap alternative.
 
-The static INT8 graph is symmetric signed INT8 for activations and per-channel weights, the form TensorRT
-consumes (it supports only symmetric quantisation); ONNX Runtime runs it on CPU as well.
+Static INT8 comes in two forms. ``tensorrt``: symmetric signed INT8 activations and per-channel weights, the
+only quantisation TensorRT consumes (ONNX Runtime runs it on CPU as well). ``cpu``: asymmetric unsigned INT8
+activations with symmetric per-channel signed weights, the U8S8 form of x86's integer kernels, which ONNX
+Runtime's CPU fusions turn Q/DQ pairs into (QLinearConv, QLinearMatMul, ...); a zero point lets activations
+after a ReLU or GELU use all 256 levels.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 import onnx
 
 Calibration = Literal["minmax", "entropy", "percentile"]
+Int8Form = Literal["tensorrt", "cpu"]
 
 
 def to_fp16(source: str | Path, target: str | Path) -> Path:
@@ -37,8 +41,9 @@ class _Batches:
 
 
 def quantize_int8_static(source: str | Path, target: str | Path, calibration: list[np.ndarray],
-                         method: Calibration = "minmax", per_channel: bool = True) -> Path:
-    """Q/DQ INT8 calibrated on ``calibration`` batches of normalised real images."""
+                         method: Calibration = "minmax", per_channel: bool = True,
+                         form: Int8Form = "tensorrt") -> Path:
+    """Q/DQ INT8 calibrated on ``calibration`` batches of normalised real images, in ``form`` (module doc)."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -56,9 +61,9 @@ def quantize_int8_static(source: str | Path, target: str | Path, calibration: li
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         quantize_static(str(prepared), str(target), reader, quant_format=QuantFormat.QDQ,
-                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=per_channel,
-                        calibrate_method=methods[method],
-                        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+                        activation_type=QuantType.QInt8 if form == "tensorrt" else QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, per_channel=per_channel, calibrate_method=methods[method],
+                        extra_options={"ActivationSymmetric": form == "tensorrt", "WeightSymmetric": True})
     return Path(target)
 
 

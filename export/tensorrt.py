@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+from onnx import numpy_helper
 
 from export.cache import CACHE
 from export.errors import BackendUnavailable, ExportError
@@ -34,13 +35,19 @@ INSTALL_HINT = ("TensorRT is not installed. It needs an NVIDIA GPU and NVIDIA's 
 class GraphPrecision:
     fp16: bool
     qdq: bool
+    asymmetric: bool = False
+    """A Q/DQ graph with unsigned or non-zero zero points (``int8-cpu``), which TensorRT cannot consume."""
 
     @classmethod
     def of(cls, path: Path) -> GraphPrecision:
         graph = onnx.load(str(path), load_external_data=False).graph
         fp16 = any(t.data_type == onnx.TensorProto.FLOAT16 for t in graph.initializer)
         qdq = any(node.op_type in ("QuantizeLinear", "DequantizeLinear") for node in graph.node)
-        return cls(fp16, qdq)
+        zero_point_names = {node.input[2] for node in graph.node
+                            if node.op_type in ("QuantizeLinear", "DequantizeLinear") and len(node.input) > 2}
+        asymmetric = any(t.data_type == onnx.TensorProto.UINT8 or numpy_helper.to_array(t).any()
+                         for t in graph.initializer if t.name in zero_point_names)
+        return cls(fp16, qdq, asymmetric)
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,9 @@ def plan_build(onnx_path: Path, precision: str, trt_version: str, gpu_name: str,
     if precision == "int8" and not graph.qdq:
         raise ExportError(f"an INT8 engine needs a Q/DQ graph; {onnx_path.name} has none. Make one with "
                           "python -m export onnx MODEL --precision int8 --calibration-data DATA")
+    if graph.asymmetric:
+        raise ExportError(f"{onnx_path.name} is the asymmetric CPU form of INT8 (int8-cpu); TensorRT takes only "
+                          "symmetric Q/DQ: export with --precision int8")
     if precision != "int8" and graph.qdq:
         raise ExportError(f"{onnx_path.name} is a Q/DQ INT8 graph: build it with --precision int8")
     if precision == "fp32" and graph.fp16:

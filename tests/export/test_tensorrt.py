@@ -17,13 +17,14 @@ HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.i
 
 @pytest.fixture(scope="module")
 def graphs(tmp_path_factory):
-    """FP32, FP16 and Q/DQ INT8 graphs of a trained model, each gated in ONNX Runtime on real images."""
+    """FP32, FP16 and Q/DQ INT8 graphs (TensorRT's and the CPU form) of a trained model, each gated in ONNX Runtime
+    on real images."""
     folder = tmp_path_factory.mktemp("graphs")
     fixture = Path(__file__).parents[1] / "fixtures" / "cifar10-mini.tar.gz"
     model = hub.from_pretrained("resnet-tiny-cifar10")
     data = ImageSource(str(fixture), 240, None)
     paths = {}
-    for precision in ("fp32", "fp16", "int8"):
+    for precision in ("fp32", "fp16", "int8", "int8-cpu"):
         paths[precision] = folder / f"m.{precision}.onnx"
         export_model(ExportRequest("resnet-tiny-cifar10", paths[precision], precision, parity=data, calibration=data),
                      model)
@@ -62,6 +63,9 @@ def test_plan_rejects_mismatched_graphs_and_versions(graphs):
         plan_build(graphs["int8"], "fp16", "10.13.2", "gpu", "9.0")
     with pytest.raises(ExportError, match="not supported"):
         plan_build(graphs["fp32"], "fp32", "8.6.1", "gpu", "9.0")
+    for precision in ("int8", "fp32"):
+        with pytest.raises(ExportError, match="asymmetric CPU form"):
+            plan_build(graphs["int8-cpu"], precision, "10.13.2", "gpu", "9.0")
     with pytest.raises(ExportError, match="batch profile"):
         plan_build(graphs["fp32"], "fp32", "10.13.2", "gpu", "9.0", batch=(4, 2, 8))
 
@@ -94,3 +98,19 @@ def test_engine_matches_onnx_runtime(graphs, precision, tmp_path):
     got = load_predictor(engine).predict(batch)
     expected = ort_runner(graphs[precision])(batch)
     assert (got.argmax(1) == expected.argmax(1)).mean() >= 0.75
+
+
+def test_the_cpu_int8_form_is_asymmetric_and_runs_as_integer_kernels(graphs, tmp_path):
+    """ONNX Runtime's CPU optimiser must turn the U8S8 Q/DQ pairs into integer operators; the TensorRT form's
+    activations stay signed and symmetric."""
+    import onnx
+    import onnxruntime as ort
+
+    from export.tensorrt import GraphPrecision
+
+    assert GraphPrecision.of(graphs["int8-cpu"]).asymmetric and not GraphPrecision.of(graphs["int8"]).asymmetric
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(graphs["int8-cpu"]), options, providers=["CPUExecutionProvider"])
+    ops = {node.op_type for node in onnx.load(options.optimized_model_filepath).graph.node}
+    assert ops & {"QLinearConv", "ConvInteger", "QLinearMatMul", "MatMulIntegerToFloat"}, ops
