@@ -125,7 +125,7 @@ class WindowAttention(nn.Module):
             x = torch.roll(x, shifts=(-self.shift, -self.shift), dims=(1, 2))
         windows = window_partition(x, p)
         # unbind, not qkv[0], qkv[1], qkv[2]: its backward stacks the three gradients once, where three
-        # selects would each zero-fill and copy a gradient the size of all three (a third of an MSA's backward)
+        # selects would each zero-fill and copy a gradient the size of all three (a quarter of an MSA's backward)
         q, k, v = self.qkv(windows).reshape(b, -1, area, 3, self.heads, self.dim_head).permute(3, 0, 1, 4, 2, 5) \
             .unbind(0)
         bias = self.relative_bias[self.bias_index.reshape(-1)].reshape(area, area, -1).permute(2, 0, 1)
