@@ -34,7 +34,7 @@ from hub import create_model
 from training.augment import soft_target_cross_entropy
 from training.optim import build_optimizer
 from training.recipes import get_recipe
-from training.settings import COMPILE_MIN_STEPS, RunSettings
+from training.settings import RunSettings, should_compile
 
 MODELS = ("resnet_18", "vit_ti", "alternet_18")
 
@@ -53,7 +53,7 @@ def trainer_defaults(device: str) -> Setting:
     defaults = {f.name: f.default for f in dataclasses.fields(RunSettings)}
     recipe = get_recipe("paper")
     steps = 45_000 // recipe.batch_size * (recipe.warmup_epochs + recipe.epochs)
-    compiled = defaults["compile"] if defaults["compile"] is not None else steps >= COMPILE_MIN_STEPS
+    compiled, _ = should_compile(defaults["compile"], steps, device)
     return Setting("defaults", channels_last=defaults["channels_last"], fused=defaults["fused_optimizer"],
                    compile=compiled, bf16=device == "cuda" and defaults["amp"])
 

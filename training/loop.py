@@ -31,7 +31,7 @@ from training.metrics import Metrics
 from training.optim import build_optimizer, build_scheduler
 from training.outputs import RunSummary, card_metrics, duration, training_card, write_evaluation
 from training.sampling import EpochBatchSampler, SeededTransformSubset, sample_seed
-from training.settings import COMPILE_MIN_STEPS, RunSettings
+from training.settings import RunSettings, should_compile
 
 
 class Trainer:
@@ -71,7 +71,10 @@ class Trainer:
             step_model = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         total_steps = self.steps_per_epoch * self.total_epochs
-        self.compiled = settings.compile if settings.compile is not None else total_steps >= COMPILE_MIN_STEPS
+        self.compiled, missing = should_compile(settings.compile, total_steps, settings.device)
+        if missing and ddp.main:
+            print(f"--compile auto: training eagerly, {missing} (pass --compile false to silence this)",
+                  file=sys.stderr)
         self.step_model = torch.compile(step_model) if self.compiled else step_model
         self.history: list[dict[str, Any]] = []
         self.commit = git_commit()  # the code this run started with, not whatever is checked out at the end

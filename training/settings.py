@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import os
 import shlex
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,27 @@ NORMALISATION = {"cifar10": (CIFAR10_MEAN, CIFAR10_STD), "cifar100": (CIFAR100_M
 
 COMPILE_MIN_STEPS = 2000
 """Runs this long or longer compile the training step by default (``--compile auto``)."""
+
+
+def compiler_missing(device: str) -> str | None:
+    """Why ``torch.compile`` cannot build kernels for ``device`` here, or None: Inductor compiles CPU kernels
+    with a C++ compiler (``$CXX``, default g++) and GPU kernels with Triton."""
+    if device.startswith("cuda"):
+        return None if importlib.util.find_spec("triton") else "Triton is not installed"
+    compiler = os.environ.get("CXX", "g++")
+    return None if shutil.which(compiler) else f"no C++ compiler ({compiler}) on PATH"
+
+
+def should_compile(requested: bool | None, total_steps: int, device: str) -> tuple[bool, str | None]:
+    """``--compile`` resolved for a run: an explicit choice stands; ``auto`` (None) compiles runs of
+    :data:`COMPILE_MIN_STEPS` or more where a compiler exists. Returns the choice and, when ``auto`` wanted to
+    compile but cannot, why (so the run says so and stays eager instead of failing at its first step)."""
+    if requested is not None:
+        return requested, None
+    if total_steps < COMPILE_MIN_STEPS:
+        return False, None
+    missing = compiler_missing(device)
+    return missing is None, missing
 
 
 @dataclass
