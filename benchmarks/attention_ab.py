@@ -10,13 +10,11 @@ The earlier ``hub/layers/attention.py`` is read with ``git show REV:...`` and it
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
 import subprocess
-import sys
-import tempfile
+import types
 from pathlib import Path
 
 import torch
@@ -27,15 +25,11 @@ import hub.layers.attention as today
 ROOT = Path(__file__).parents[1]
 
 
-def load_revision(rev: str):
+def load_revision(rev: str) -> types.ModuleType:
     source = subprocess.run(["git", "show", f"{rev}:hub/layers/attention.py"], cwd=ROOT, capture_output=True,
                             text=True, check=True).stdout
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(source)
-    spec = importlib.util.spec_from_file_location("attention_at_rev", f.name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    os.unlink(f.name)
+    module = types.ModuleType(f"attention_at_{rev}")
+    exec(compile(source, f"{rev}:hub/layers/attention.py", "exec"), module.__dict__)
     return module
 
 
@@ -82,4 +76,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,8 +1,9 @@
 """Every CUDA code path once, in one command, for the day a GPU is lent: one JSON of figures and verdicts.
 
 Sections (each records its seconds, its figures and ``ok``; one that cannot run records why and the rest go on):
-- ``training``: a training step per family with eager / bf16 / channels_last / fused / compile (img/s, and the
-  loss after the same steps from the same weights, equal to eager's within float rounding, bf16 within 5%);
+- ``training``: a training step per family with eager / bf16 / channels_last / fused / compile / the trainer's
+  defaults (img/s, and the loss after the same steps from the same weights, equal to eager's within float
+  rounding, bf16 within 5%);
 - ``ddp``: DistributedDataParallel in one process (NCCL on CUDA, gloo on CPU): the same loss as the plain model;
 - ``hessian``: a Hessian-vector product and the top eigenvalue on the device, equal to the CPU's;
 - ``onnxruntime``: ONNX Runtime on the device (CUDA provider really in use) against torch there: logits and
@@ -36,7 +37,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
-from train_throughput import Setting, cpu_name, timed, training_step
+from train_throughput import Setting, cpu_name, settings_for, timed, training_step
 
 from hub import create_model, from_pretrained
 from training.analyze.hessian import HessianOperator, lanczos_eigenvalues
@@ -47,12 +48,9 @@ LOSS_RTOL = {False: 1e-3, True: 5e-2}
 """Relative loss difference from eager allowed after the same steps: float rounding, or bf16 (by bf16)."""
 
 
-def settings_for(device: str, names: list[str] | None) -> list[Setting]:
-    settings = [Setting("eager"), Setting("bf16", bf16=True), Setting("channels_last", channels_last=True),
-                Setting("fused", fused=True), Setting("compile", compile=True)]
-    if device != "cuda":
-        settings = [s for s in settings if not s.bf16]  # bf16 autocast is a CUDA path
-    return [s for s in settings if names is None or s.name in names]
+def chosen_settings(device: str, names: list[str] | None) -> list[Setting]:
+    """train_throughput's settings for the device (bf16 on CUDA, and the trainer's defaults), or some of them."""
+    return [s for s in settings_for(device) if names is None or s.name in names]
 
 
 def check_training(device: str, models: list[str], settings: list[Setting], steps: int, batch: int) -> dict:
@@ -231,7 +229,7 @@ def main() -> None:
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("no CUDA GPU is visible; --device cpu runs every section on the CPU")
     start = time.perf_counter()
-    settings = settings_for(args.device, args.settings.split(",") if args.settings else None)
+    settings = chosen_settings(args.device, args.settings.split(",") if args.settings else None)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         sections: dict[str, Callable[[], dict]] = {

@@ -15,7 +15,7 @@ from export.manifest import Manifest
 from export.onnx_export import INPUT, OUTPUT, Exporter, export_onnx
 from export.ort import ort_session
 from export.parity import GATES, Gate, enforce, measure_parity
-from export.precision import Calibration, quantize_int8_dynamic, quantize_int8_static, to_fp16
+from export.precision import Calibration, Int8Form, quantize_int8_dynamic, quantize_int8_static, to_fp16
 from hub import UnitModel, from_pretrained
 from hub.data import DataSpec
 from hub.files import file_sha256
@@ -24,6 +24,7 @@ from hub.samples import sample_images
 
 Precision = Literal["fp32", "fp16", "int8", "int8-cpu", "int8-dynamic"]
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8", "int8-cpu", "int8-dynamic")
+STATIC_INT8_FORMS: dict[str, Int8Form] = {"int8": "tensorrt", "int8-cpu": "cpu"}
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,11 @@ def export_model(request: ExportRequest, model: UnitModel | None = None) -> Mani
     final = fp32_path
     if request.precision == "fp16":
         final = to_fp16(fp32_path, out)
-    elif request.precision in ("int8", "int8-cpu"):
+    elif request.precision in STATIC_INT8_FORMS:
         calibration, _, calibration_described = request.calibration.load(model)
         batches = [calibration[i:i + 32] for i in range(0, len(calibration), 32)]
-        form = "cpu" if request.precision == "int8-cpu" else "tensorrt"
-        final = quantize_int8_static(fp32_path, out, batches, request.calibration_method, form=form)
+        final = quantize_int8_static(fp32_path, out, batches, request.calibration_method,
+                                     form=STATIC_INT8_FORMS[request.precision])
         parity["calibration"] = {"data": calibration_described, "images": len(calibration),
                                  "method": request.calibration_method}
     elif request.precision == "int8-dynamic":

@@ -14,7 +14,8 @@ def test_every_section_runs_on_the_cpu_and_agrees(tmp_path):
     out = tmp_path / "gpu_check.json"
     env = {**os.environ, "HOWVITS_CACHE": str(tmp_path / "cache")}
     subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--device", "cpu", "--models", "resnet_tiny,vit_tiny",
-                    "--settings", "eager,channels_last,fused", "--steps", "1", "--batch-size", "8", "--out", str(out)],
+                    "--settings", "eager,channels_last,fused_adamw", "--steps", "1", "--batch-size", "8",
+                    "--out", str(out)],
                    cwd=ROOT, env=env, check=True, timeout=600)
     report = json.loads(out.read_text())
     sections = report["sections"]
@@ -23,7 +24,7 @@ def test_every_section_runs_on_the_cpu_and_agrees(tmp_path):
     assert not failed, failed
     rows = sections["training"]["rows"]
     assert {(r["model"], r["name"]) for r in rows} == {(m, s) for m in ("resnet_tiny", "vit_tiny")
-                                                       for s in ("eager", "channels_last", "fused")}
+                                                       for s in ("eager", "channels_last", "fused_adamw")}
     assert all(r["loss_agrees"] and r["images_per_s"] > 0 for r in rows)
     assert sections["ddp"]["backend"] == "gloo" and sections["onnxruntime"]["providers"] == ["CPUExecutionProvider"]
     assert sections["predictor"]["backend"] == "onnxruntime"
