@@ -69,7 +69,13 @@ def settings_for(device: str) -> list[Setting]:
 def training_step(arch: str, setting: Setting, device: str, batch: int) -> Callable[[], torch.Tensor]:
     """One training step of a fresh model (the same seed for every setting) on a fixed batch; returns the loss."""
     torch.manual_seed(0)
-    model = create_model(arch, num_classes=100).to(device).train()
+    return model_step(create_model(arch, num_classes=100), setting, device, batch)
+
+
+def model_step(model: nn.Module, setting: Setting, device: str, batch: int) -> Callable[[], torch.Tensor]:
+    """:func:`training_step` for a model built elsewhere (a reference implementation to compare with)."""
+    model = model.to(device).train()
+    torch.manual_seed(1)
     x = torch.randn(batch, 3, 32, 32, device=device)
     targets = torch.softmax(torch.randn(batch, 100, device=device), -1)
     if setting.channels_last:
