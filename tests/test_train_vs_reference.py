@@ -1,6 +1,8 @@
 """benchmarks/train_vs_reference.py compares like with like: each reference holds our parameter count, and the
 AlterNet-18 reconstruction computes our AlterNet-18's function once given its weights (only the layout differs)."""
 
+import importlib.util
+
 import pytest
 import torch
 
@@ -17,8 +19,8 @@ def references(monkeypatch):
 
 def test_references_hold_our_parameter_counts(references):
     for arch, (_, build) in references.REFERENCES.items():
-        if arch == "vit_ti":
-            pytest.importorskip("timm")
+        if arch == "vit_ti" and importlib.util.find_spec("timm") is None:
+            continue  # timm is installed for the benchmark only
         ours = create_model(arch, num_classes=100)
         assert references.parameter_count(build(100)) == references.parameter_count(ours), arch
 
