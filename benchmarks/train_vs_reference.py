@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 from train_throughput import Setting, cpu_name, model_step, timed, trainer_defaults, training_step
 
-from hub import create_model
+from hub import count_parameters, create_model
 from hub.models.alternet import HEADS
 
 
@@ -120,10 +120,6 @@ REFERENCES: dict[str, tuple[str, Callable[[int], nn.Module]]] = {
 }
 
 
-def parameter_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(REFERENCES), help="comma-separated: " + ", ".join(REFERENCES))
@@ -153,8 +149,8 @@ def main() -> None:
             for label, step in steps.items():
                 rates[label].append(timed(step, args.steps, args.batch_size, "cpu")[0])
         medians = {label: statistics.median(r) for label, r in rates.items()}
-        row = {"model": arch, "reference": name, "parameters": parameter_count(create_model(arch, num_classes=100)),
-               "reference_parameters": parameter_count(reference), "images_per_s": medians, "rounds": rates,
+        row = {"model": arch, "reference": name, "parameters": count_parameters(create_model(arch, num_classes=100)),
+               "reference_parameters": count_parameters(reference), "images_per_s": medians, "rounds": rates,
                "ours_eager_vs_reference": medians["ours eager"] / medians["reference eager"],
                "ours_defaults_vs_reference": medians["ours defaults"] / medians["reference eager"]}
         rows.append(row)
