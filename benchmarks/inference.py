@@ -26,7 +26,8 @@ import torch
 from export import ExportRequest, ImageSource, export_model
 from export.ort import ort_session
 from export.parity import GATES, Gate, gate_failures
-from export.predictor import OrtPredictor, Predictor, TorchPredictor
+from export.predictor import OrtPredictor, Predictor
+from export.torch_runtime import TorchPredictor
 from hub import from_pretrained
 
 MODELS = ("resnet-tiny-cifar10", "vit-tiny-cifar10", "alternet-tiny-cifar10")

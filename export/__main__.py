@@ -5,6 +5,8 @@ at FP16 or INT8, gate it on real images against PyTorch (a failed gate is an err
 write the manifest beside it (model.onnx.json).
 tensorrt: build a TensorRT engine (TensorRT 10 or 11, NVIDIA GPU) from an exported graph, cached by GPU,
 TensorRT version and ONNX hash.
+cache: export a model into the graph cache (what a predictor and the service load; they run this in a child
+process on a cache miss, so torch stays out of an ONNX Runtime process) and print the graph's path.
 predict: top-5 for image files with any backend, to try a predictor by hand.
 """
 
@@ -64,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", type=Path, default=None, help="engine and timing cache (default ~/.cache)")
     p.add_argument("--workspace-gib", type=float, default=4.0)
 
+    p = sub.add_parser("cache", help="export a model into the graph cache once and print the graph's path")
+    p.add_argument("model", help="short name, Hub repo id (org/name[@rev]) or model folder")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32")
+
     p = sub.add_parser("predict", help="top-5 for image files")
     p.add_argument("source", help="short name, repo, folder, .onnx or .plan")
     p.add_argument("images", nargs="+", type=Path)
@@ -97,6 +103,14 @@ def run_tensorrt(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_cache(args: argparse.Namespace) -> int:
+    from export.cache import cached_onnx
+    from hub import from_pretrained
+
+    print(cached_onnx(from_pretrained(args.model), args.precision))
+    return 0
+
+
 def run_predict(args: argparse.Namespace) -> int:
     predictor = load_predictor(args.source, args.backend, args.threads)
     logits = predictor.predict(predictor.preprocess([Image.open(p).convert("RGB") for p in args.images]))
@@ -108,7 +122,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    runs = {"onnx": run_onnx, "tensorrt": run_tensorrt, "predict": run_predict}
+    runs = {"onnx": run_onnx, "tensorrt": run_tensorrt, "cache": run_cache, "predict": run_predict}
     try:
         return runs[args.command](args)
     except (ExportError, HubError, ValueError, FileNotFoundError) as err:

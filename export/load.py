@@ -4,8 +4,9 @@
 then ONNX Runtime on CPU, then PyTorch) and records why; a CUDA request that ONNX Runtime would silently
 serve on the CPU is refused with the reason.
 
-``source`` is a short name, Hub repo id or model folder (exported and gated on the fly for ONNX backends,
-cached by weights hash), an ``.onnx`` file with its manifest, or a TensorRT ``.plan`` with its manifest.
+``source`` is a short name, Hub repo id or model folder (exported and gated on first use, cached by weights
+hash), an ``.onnx`` file with its manifest, or a TensorRT ``.plan`` with its manifest. The ONNX Runtime path
+imports no torch (a cold cache is filled by a child process); the torch and TensorRT backends import it.
 """
 
 from __future__ import annotations
@@ -13,29 +14,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
-
-from export.cache import cached_onnx
+from export.cache import cached_graph
 from export.errors import BackendUnavailable
 from export.manifest import Manifest
 from export.ort import ort_session
-from export.predictor import OrtPredictor, Predictor, TorchPredictor
-from export.tensorrt import TensorRTPredictor, build_engine
-from hub import UnitModel, from_pretrained
+from export.predictor import OrtPredictor, Predictor
 
 BACKENDS = ("auto", "torch", "onnxruntime", "onnxruntime-cuda", "tensorrt")
 
 
-def _cuda_available() -> bool:
-    return torch.cuda.is_available()
-
-
-def _tensorrt_available() -> bool:
+def _ort_has_cuda() -> bool:
     try:
-        import tensorrt  # noqa: F401
+        import onnxruntime
     except ImportError:
         return False
-    return _cuda_available()
+    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
 
 
 def load_predictor(source: str | Path, backend: str = "auto", threads: int | None = None,
@@ -49,45 +42,44 @@ def load_predictor(source: str | Path, backend: str = "auto", threads: int | Non
         return _tensorrt_predictor(path, threads)
     if path.suffix == ".onnx":
         return _onnx_file_predictor(path, backend, threads)
-    model = from_pretrained(str(source))
     if backend == "auto":
-        return _auto(model, threads, precision)
-    return _build(model, backend, threads, precision)
+        return _auto(str(source), threads, precision)
+    return _build(str(source), backend, threads, precision)
 
 
-def _build(model: UnitModel, backend: str, threads: int, precision: str) -> Predictor:
-    source = model.source
-    folder = str(model.folder) if model.folder is not None else None
+def _build(source: str, backend: str, threads: int, precision: str) -> Predictor:
     if backend == "torch":
-        torch.set_num_threads(threads)
-        return TorchPredictor(model.config, source, "torch", "fp32", ["pytorch-cpu"], threads, folder=folder,
-                              model=model.eval())
+        from export.torch_runtime import torch_predictor
+
+        return torch_predictor(source, threads)
+    path, local = cached_graph(source, precision)
     if backend == "tensorrt":
-        onnx_path = cached_onnx(model, precision)
-        engine = build_engine(onnx_path, precision=precision)
-        predictor = _tensorrt_predictor(engine, threads)
-        predictor.folder = folder
+        from export.tensorrt import build_engine
+
+        predictor = _tensorrt_predictor(build_engine(path, precision=precision), threads)
+        predictor.folder = str(local.folder)
         return predictor
-    path = cached_onnx(model, precision)
     session = ort_session(path, backend == "onnxruntime-cuda", threads)
-    manifest = Manifest.load(path)
-    return OrtPredictor(model.config, source, backend, precision, session.get_providers(), threads,
-                        parity=manifest.parity, folder=folder, session=session)
+    return OrtPredictor(local.config, local.label, backend, precision, session.get_providers(), threads,
+                        parity=Manifest.load(path).parity, folder=str(local.folder), session=session)
 
 
-def _auto(model: UnitModel, threads: int, precision: str) -> Predictor:
-    notes = []
-    candidates = []
-    if _tensorrt_available():
-        candidates.append("tensorrt")
+def _auto(source: str, threads: int, precision: str) -> Predictor:
+    notes, candidates = [], []
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        notes.append("tensorrt skipped: tensorrt not installed")
     else:
-        notes.append("tensorrt skipped: " + ("no CUDA GPU" if not _cuda_available() else "tensorrt not installed"))
-    if _cuda_available():
+        candidates.append("tensorrt")
+    if _ort_has_cuda():
         candidates.append("onnxruntime-cuda")
+    else:
+        notes.append("onnxruntime-cuda skipped: this onnxruntime build has no CUDA provider")
     candidates += ["onnxruntime", "torch"]
     for backend in candidates:
         try:
-            predictor = _build(model, backend, threads, precision if backend != "torch" else "fp32")
+            predictor = _build(source, backend, threads, precision if backend != "torch" else "fp32")
         except (BackendUnavailable, ImportError) as err:
             notes.append(f"{backend} skipped: {err}")
             continue
@@ -98,9 +90,9 @@ def _auto(model: UnitModel, threads: int, precision: str) -> Predictor:
 
 def _onnx_file_predictor(path: Path, backend: str, threads: int) -> Predictor:
     manifest = Manifest.load(path)
-    cuda = backend == "onnxruntime-cuda" or (backend == "auto" and _cuda_available())
     if backend not in ("auto", "onnxruntime", "onnxruntime-cuda"):
         raise ValueError(f"an .onnx file runs on onnxruntime or onnxruntime-cuda, not {backend!r}")
+    cuda = backend == "onnxruntime-cuda" or (backend == "auto" and _ort_has_cuda())
     notes = []
     try:
         session = ort_session(path, cuda, threads)
@@ -115,4 +107,6 @@ def _onnx_file_predictor(path: Path, backend: str, threads: int) -> Predictor:
 
 
 def _tensorrt_predictor(path: Path, threads: int) -> Predictor:
+    from export.tensorrt import TensorRTPredictor
+
     return TensorRTPredictor.load(path, threads)

@@ -19,11 +19,11 @@ import onnx
 import torch
 
 from export.errors import ExportError
+from export.predictor import INPUT, OUTPUT
 from hub import UnitModel
 from hub.layers import fused_attention
 
 Exporter = Literal["dynamo", "legacy"]
-INPUT, OUTPUT = "input", "logits"
 
 
 @dataclass(frozen=True)

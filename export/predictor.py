@@ -1,8 +1,9 @@
 """One predictor interface over every runtime (:func:`export.load.load_predictor` builds them).
 
 A predictor takes a normalised float32 batch ``(N, 3, H, W)`` and returns logits ``(N, classes)``;
-:meth:`Predictor.preprocess` turns PIL images into that batch with the model's own config (the hub's
-single preprocessing). The TensorRT predictor lives with the engine builder in :mod:`export.tensorrt`.
+:meth:`Predictor.preprocess` turns PIL images into that batch with the model's own config (the hub's single
+preprocessing, :mod:`hub.preprocess`, NumPy and Pillow only). This module needs no torch: the PyTorch predictor
+is :mod:`export.torch_runtime`'s and the TensorRT one lives with the engine builder in :mod:`export.tensorrt`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
 
-from export.onnx_export import INPUT, OUTPUT
-from hub import UnitModel
 from hub.config import ModelConfig
-from hub.preprocess import eval_transform
+from hub.preprocess import input_batch
+
+INPUT, OUTPUT = "input", "logits"
+"""The names of the exported graphs' input and output."""
 
 
 @dataclass
@@ -40,23 +41,13 @@ class Predictor:
         raise NotImplementedError
 
     def preprocess(self, images: list[Image.Image]) -> np.ndarray:
-        transform = eval_transform(self.config)
-        return torch.stack([transform(image) for image in images]).numpy().astype(np.float32)
+        return input_batch(images, self.config)
 
     def info(self) -> dict[str, Any]:
         return {"source": self.source, "backend": self.backend, "precision": self.precision,
                 "providers": self.providers, "threads": self.threads, "notes": self.notes,
                 "architecture": self.config.architecture, "num_classes": self.config.num_classes,
                 "parity": self.parity}
-
-
-@dataclass
-class TorchPredictor(Predictor):
-    model: UnitModel | None = None
-
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return self.model(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))).numpy()
 
 
 @dataclass

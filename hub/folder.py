@@ -11,14 +11,15 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+import hub.models  # noqa: F401  (registers every family)
 from hub.card import CardInfo, render_card
-from hub.config import ModelConfig
-from hub.errors import HubError, IncompatibleWeightsError, NotAvailableError
+from hub.errors import HubError, IncompatibleWeightsError
 from hub.files import atomic_path, file_sha256
 from hub.registry import create_model, is_model, list_models
+from hub.sources import CARD_FILE, CONFIG_FILE, WEIGHTS_FILE, read_folder
 from hub.units import UnitModel, count_parameters
 
-CONFIG_FILE, WEIGHTS_FILE, CARD_FILE = "config.json", "model.safetensors", "README.md"
+__all__ = ["CARD_FILE", "CONFIG_FILE", "WEIGHTS_FILE", "check_state_dict", "load_folder", "save_pretrained"]
 
 
 def check_state_dict(model: UnitModel, state: dict[str, Tensor]) -> None:
@@ -38,34 +39,18 @@ def check_state_dict(model: UnitModel, state: dict[str, Tensor]) -> None:
 
 
 def load_folder(folder: Path, expected_sha256: str | None = None) -> UnitModel:
-    """Build the model a folder's config names and load its weights strictly."""
-    config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
-    if not config_path.is_file():
-        raise NotAvailableError(
-            f"{folder} has no {CONFIG_FILE}: a model folder holds {CONFIG_FILE} and {WEIGHTS_FILE} "
-            f"(write one with hub.save_pretrained or `python -m hub save`)")
-    try:
-        config = ModelConfig.load(config_path)
-    except (ValueError, TypeError) as err:
-        raise HubError(f"{config_path} is not a valid model config: {err}") from err
-    if not weights_path.is_file():
-        pickles = [p.name for p in folder.glob("*.bin")] + [p.name for p in folder.glob("*.pt*")]
-        extra = f" ({', '.join(pickles)} found: pickled weights are never loaded; convert them to safetensors)" \
-            if pickles else ""
-        raise NotAvailableError(f"{folder} has no {WEIGHTS_FILE}{extra}")
-    digest = file_sha256(weights_path)
-    for label, want in (("config.json", config.weights_sha256), ("the catalog", expected_sha256)):
-        if want and want != digest:
-            raise IncompatibleWeightsError(
-                f"{weights_path} has sha256 {digest} but {label} records {want}: the file is corrupt or was replaced")
+    """Build the model a folder's config names and load its weights strictly (the folder checked first by
+    :func:`hub.sources.read_folder`)."""
+    checked = read_folder(folder, expected_sha256)
+    config = checked.config
     if not is_model(config.architecture):
-        raise HubError(f"{config_path} names unknown architecture {config.architecture!r}; known: "
+        raise HubError(f"{folder / CONFIG_FILE} names unknown architecture {config.architecture!r}; known: "
                        f"{', '.join(list_models())}")
     model = create_model(config.architecture, config.num_classes, config.preset, **config.model_args)
     try:
-        state = load_file(weights_path)
+        state = load_file(checked.weights)
     except SafetensorError as err:
-        raise IncompatibleWeightsError(f"{weights_path} is not a readable safetensors file: {err}") from err
+        raise IncompatibleWeightsError(f"{checked.weights} is not a readable safetensors file: {err}") from err
     check_state_dict(model, state)
     model.load_state_dict(state, strict=True)
     model.config = config

@@ -36,14 +36,14 @@ from hub.catalog import CatalogEntry
 from hub.config import CIFAR100_CLASSES
 from hub.errors import HubError, IncompatibleWeightsError, NotAvailableError
 from hub.files import atomic_path, file_sha256
-from hub.folder import CONFIG_FILE, WEIGHTS_FILE, load_folder, save_pretrained
+from hub.folder import load_folder, save_pretrained
 from hub.registry import create_model
+from hub.sources import PROVENANCE_FILE, converted_release, official_cache
 from hub.units import UnitKind, UnitModel
 
 MIRROR_ENV = "HOWVITS_OFFICIAL_MIRROR"
 MAX_RELEASE_BYTES = 1 << 30
 """The largest release file accepted (the Swin-Ti file with its AdamW state is about a third of this)."""
-PROVENANCE_FILE = "official.json"
 CONVERT_COMMAND = "python -m hub convert-official FILE --out FOLDER"
 
 DERIVED = {
@@ -360,12 +360,6 @@ def _receive(response, partial: Path, start: int, max_bytes: int) -> int | None:
     return total
 
 
-def official_cache(cache_dir: str | Path | None = None) -> Path:
-    from huggingface_hub import constants
-
-    return Path(cache_dir or constants.HF_HUB_CACHE) / "howvits-official"
-
-
 def load_official(entry: CatalogEntry, offline: bool, cache_dir: str | Path | None = None,
                   sha256: str | None = None) -> UnitModel:
     """The converted folder of a released checkpoint: from the cache, or downloaded and converted once.
@@ -375,12 +369,7 @@ def load_official(entry: CatalogEntry, offline: bool, cache_dir: str | Path | No
     url = release_url(entry)
     cache = official_cache(cache_dir)
     folder = cache / entry.name
-    if (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file():
-        provenance = json.loads((folder / PROVENANCE_FILE).read_text())
-        if expected and provenance["sha256"] != expected:
-            raise IncompatibleWeightsError(
-                f"{folder} was converted from a file with sha256 {provenance['sha256']}, not the expected {expected}; "
-                f"delete the folder to download again")
+    if converted_release(entry, cache_dir, expected) is not None:
         return _loaded(load_folder(folder), entry.name, folder)
     release_path = cache / "downloads" / entry.source_url.rsplit("/", 1)[-1]
     if not release_path.is_file():

@@ -1,44 +1,47 @@
 """Adaptive batching of model calls inside a worker, without serialisation.
 
 Requests that arrive while the model is busy wait in a queue; the next model call takes all of them (up to
-``max_batch_size`` images), so batches grow with the load and a lone request never waits for company. The
-batch sizes formed are exported as the Prometheus histogram ``howvits_model_batch_size``.
+``max_batch_size`` images), so batches grow with the load and a lone request never waits for company. Each
+execution and each request's queue and execution time go to the model's statistics (:mod:`serving.statistics`).
 
 (BentoML's own dispatcher batches the ``/logits`` API for clients that send arrays; routing every image
-request through it costs a JSON round trip of the float tensor per request, and under load its in-process
-client dropped connections: see the README's serving section.)
+request through it costs a JSON round trip of the float tensor per request.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import numpy as np
 
+from serving.statistics import ModelStatistics, RequestTiming
+
 Predict = Callable[[np.ndarray], np.ndarray]
-BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 
 
-def batch_size_histogram():
-    import bentoml
-
-    return bentoml.metrics.Histogram(name="howvits_model_batch_size", buckets=BUCKETS,
-                                     documentation="images per model call formed by adaptive batching")
+async def execute(predict: Predict, batch: np.ndarray, stats: ModelStatistics) -> tuple[np.ndarray, int]:
+    """One model execution in a worker thread, counted; returns the logits and its duration in ns."""
+    started = time.perf_counter_ns()
+    logits = await asyncio.to_thread(predict, batch)
+    elapsed = time.perf_counter_ns() - started
+    stats.executed(len(batch), elapsed)
+    return logits, elapsed
 
 
 class MicroBatcher:
-    def __init__(self, predict: Predict, max_batch_size: int = 64, observe: Callable[[int], None] | None = None):
-        self.predict, self.max_batch_size, self.observe = predict, max_batch_size, observe
-        self.queue: asyncio.Queue[tuple[np.ndarray, asyncio.Future]] | None = None
+    def __init__(self, predict: Predict, stats: ModelStatistics, max_batch_size: int = 64) -> None:
+        self.predict, self.stats, self.max_batch_size = predict, stats, max_batch_size
+        self.queue: asyncio.Queue[tuple[np.ndarray, asyncio.Future, int, RequestTiming]] | None = None
         self.worker: asyncio.Task | None = None
 
-    async def __call__(self, batch: np.ndarray) -> np.ndarray:
+    async def __call__(self, batch: np.ndarray, timing: RequestTiming) -> np.ndarray:
         if self.queue is None:
             self.queue = asyncio.Queue()
             self.worker = asyncio.get_running_loop().create_task(self._serve())
         future = asyncio.get_running_loop().create_future()
-        await self.queue.put((batch, future))
+        await self.queue.put((batch, future, time.perf_counter_ns(), timing))
         return await future
 
     async def _serve(self) -> None:
@@ -49,18 +52,19 @@ class MicroBatcher:
             while not self.queue.empty() and size + len(self.queue._queue[0][0]) <= self.max_batch_size:
                 items.append(self.queue.get_nowait())
                 size += len(items[-1][0])
-            batch = items[0][0] if len(items) == 1 else np.concatenate([b for b, _ in items])
+            batch = items[0][0] if len(items) == 1 else np.concatenate([item[0] for item in items])
+            started = time.perf_counter_ns()
             try:
-                logits = await asyncio.to_thread(self.predict, batch)
+                logits, elapsed = await execute(self.predict, batch, self.stats)
             except Exception as err:  # every waiting request gets the error, the loop keeps serving
-                for _, future in items:
+                for _, future, _, _ in items:
                     if not future.done():
                         future.set_exception(err)
                 continue
-            if self.observe is not None:
-                self.observe(size)
             start = 0
-            for part, future in items:
+            for part, future, enqueued, timing in items:
+                timing.queue += started - enqueued
+                timing.compute_infer += elapsed
                 if not future.done():
                     future.set_result(logits[start:start + len(part)])
                 start += len(part)

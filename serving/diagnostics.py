@@ -1,11 +1,13 @@
-"""Per-image frequency and robustness diagnostics, the single-image forms of the paper's analyses:
+"""Per-image frequency and robustness diagnostics, the single-image forms of the paper's analyses, computed with
+NumPy on the runtime's outputs (no torch in an ONNX Runtime worker):
 
 - the image's radially averaged power spectrum and its high-frequency energy share;
 - the prediction on low-pass and high-pass filtered versions (does the model rely on shape or texture?);
-- robustness to band-limited noise at low, middle and high frequencies (confidence change and flip rate
-  over seeded draws: :func:`hub.noise.image_band_robustness`);
+- robustness to band-limited noise at low, middle and high frequencies: the change of the clean class's
+  probability and the flip rate over seeded draws (the same draws for every band), the per-image form of the
+  ``noise`` analysis;
 - with the torch backend, the delta log amplitude at the highest frequency of the feature maps at the end of
-  each stage (:class:`hub.frequency.DeltaLogAmplitude` of this one image's maps).
+  each stage (:mod:`serving.feature_maps`).
 
 Deterministic for a given image and seed: every model call here has a fixed batch composition.
 """
@@ -16,18 +18,14 @@ import base64
 import io
 import math
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import Tensor
 
-from hub import UnitModel
 from hub.config import ModelConfig
-from hub.frequency import DeltaLogAmplitude, log_amplitude, power_spectrum, radial_frequency
-from hub.noise import BandNoise, image_band_robustness
-from hub.postprocess import top_k
-from hub.preprocess import normalise_batch
+from hub.postprocess import ClassScore, probabilities, top_k
+from hub.preprocess import normalise
+from hub.spectrum import BandNoise, PowerSpectrum, band_limit, frequency_filtered, power_spectrum
 
 BANDS = {"low": 0.1 * math.pi, "middle": 0.5 * math.pi, "high": 0.9 * math.pi}
 FILTER_CUTOFF = 0.3
@@ -35,84 +33,107 @@ FILTER_CUTOFF = 0.3
 HIGH_FREQUENCY = 0.5
 """The energy share reported is that above 0.5 pi."""
 
-
-def frequency_filtered(pixels: Tensor, cutoff: float, keep: str) -> Tensor:
-    """Ideal circular low-pass (``keep="low"``) or high-pass (``"high"``, mean colour kept) filter."""
-    radius = radial_frequency(*pixels.shape[-2:])
-    mask = radius <= cutoff if keep == "low" else radius > cutoff
-    mask[0, 0] = True  # the mean colour: a high-passed image stays an image
-    filtered = torch.fft.ifft2(torch.fft.fft2(pixels.double()) * mask).real
-    return filtered.clamp(0, 1).float()
+Classify = Callable[[np.ndarray], np.ndarray]
+"""Normalised ``(B, 3, H, W)`` float32 batch -> logits: a predictor's ``predict``."""
 
 
-def _top(probabilities: Tensor, labels: list[str], k: int) -> list[dict]:
-    return [asdict(score) for score in top_k(probabilities.double().numpy(), labels, k)]
+@dataclass(frozen=True)
+class FilteredPrediction:
+    cutoff_pi: float
+    prediction: ClassScore
+    agrees: bool
+    """The filtered image's top-1 class is the clean image's."""
+    clean_class_probability: float
 
 
-def diagnose(classify: Callable[[Tensor], Tensor], config: ModelConfig, pixels: Tensor, *, seed: int = 0,
-             draws: int = 8, strength: float = 0.1, top_k: int = 5, model: UnitModel | None = None) -> dict:
-    """Everything above for one ``(3, H, W)`` image in [0, 1] already resized to the model's input size:
-    ``draws`` seeded noise draws of RMS ``strength`` per band, the ``top_k`` clean classes."""
-    labels = config.labels
-    with torch.no_grad():
-        clean = classify(normalise_batch(pixels[None], config)).softmax(-1)[0]
-        filtered = torch.stack([frequency_filtered(pixels, FILTER_CUTOFF, "low"),
-                                frequency_filtered(pixels, FILTER_CUTOFF, "high")])
-        probs = classify(normalise_batch(filtered, config)).softmax(-1)
+@dataclass(frozen=True)
+class BandRobustness:
+    """How the prediction fares under one band's noise."""
+
+    centre: float
+    centre_pi: float
+    confidence_change: float
+    """Mean change of the clean top-1 class's probability over the draws."""
+    flip_rate: float
+    """Fraction of draws whose top-1 class differs from the clean one."""
+    draws: int
+    strength_rms: float
+
+
+@dataclass(frozen=True)
+class StageAmplitude:
+    stage: int
+    unit: str
+    kind: str
+    depth: int
+    delta_log_amplitude_high: float
+
+
+@dataclass(frozen=True)
+class ImageDiagnostics:
+    spectrum: PowerSpectrum
+    shape_vs_texture: dict[str, FilteredPrediction]
+    band_noise: dict[str, BandRobustness]
+    feature_maps: list[StageAmplitude] | None
+    """Per stage, with the torch backend (None with the others: see ``feature_maps_note``)."""
+    feature_maps_note: str
+    seed: int
+
+
+def band_robustness(classify: Classify, config: ModelConfig, pixels: np.ndarray, clean: np.ndarray, draws: int,
+                    strength: float, seed: int) -> dict[str, BandRobustness]:
+    """``draws`` seeded noise draws of RMS ``strength`` per band (:data:`BANDS`) added to ``(3, H, W)`` pixels."""
     top = int(clean.argmax())
-    shape_texture = {}
-    for name, p in zip(("low_pass", "high_pass"), probs, strict=True):
-        shape_texture[name] = {"cutoff_pi": FILTER_CUTOFF, "prediction": _top(p, labels, 1)[0],
-                               "agrees": int(p.argmax()) == top, "clean_class_probability": float(p[top])}
-    settings = [BandNoise(centre, strength=strength) for centre in BANDS.values()]
-    bands = image_band_robustness(classify, config, pixels, settings, draws, seed)
-    robustness = {name: {**asdict(row), "draws": draws, "strength_rms": strength}
-                  for name, row in zip(BANDS, bands, strict=True)}
-    result = {
-        "prediction": _top(clean, labels, top_k),
-        "spectrum": asdict(power_spectrum(pixels, HIGH_FREQUENCY)),
-        "shape_vs_texture": shape_texture,
-        "band_noise": robustness,
-        "feature_maps": _stage_amplitudes(model, normalise_batch(pixels[None], config)) if model is not None
-        else None,
-        "seed": seed,
-    }
-    return result
+    draw = np.random.default_rng(seed).standard_normal((draws, *pixels.shape))
+    rows = {}
+    for name, centre in BANDS.items():
+        noisy = pixels[None] + band_limit(draw, BandNoise(centre, strength=strength))
+        probs = probabilities(classify(normalise(noisy, config)))
+        rows[name] = BandRobustness(centre, centre / math.pi, float((probs[:, top] - clean[top]).mean()),
+                                    float((probs.argmax(-1) != top).mean()), draws, strength)
+    return rows
 
 
-@torch.no_grad()
-def _stage_amplitudes(model: UnitModel, x: Tensor) -> list[dict]:
-    """The delta log amplitude at the highest frequency of the last unit's map of each stage."""
-    last_of_stage = {info.stage: info for info in model.unit_infos()[:-1]}
-    maps = model.eval().forward_intermediates(x, indices=[info.index for info in last_of_stage.values()])
-    return [{"stage": stage, "unit": info.name, "kind": info.kind.value, "depth": info.depth,
-             "delta_log_amplitude_high": DeltaLogAmplitude.of(log_amplitude(maps[info.name])).at("nyquist")}
-            for stage, info in sorted(last_of_stage.items())]
+def diagnose(classify: Classify, config: ModelConfig, pixels: np.ndarray, *, seed: int = 0, draws: int = 8,
+             strength: float = 0.1, feature_maps: list[StageAmplitude] | None = None) -> ImageDiagnostics:
+    """Everything above for one ``(3, H, W)`` float32 image in [0, 1] already resized to the model's input."""
+    clean = probabilities(classify(normalise(pixels[None], config)))[0]
+    top = int(clean.argmax())
+    filtered = np.stack([frequency_filtered(pixels, FILTER_CUTOFF, keep) for keep in ("low", "high")])
+    shape_texture = {
+        name: FilteredPrediction(FILTER_CUTOFF, top_k(p, config.labels, 1)[0], int(p.argmax()) == top, float(p[top]))
+        for name, p in zip(("low_pass", "high_pass"), probabilities(classify(normalise(filtered, config))), strict=True)}
+    note = "" if feature_maps is not None else "per-stage feature-map amplitudes need the torch backend"
+    return ImageDiagnostics(power_spectrum(pixels, HIGH_FREQUENCY), shape_texture,
+                            band_robustness(classify, config, pixels, clean, draws, strength, seed), feature_maps,
+                            note, seed)
 
 
-def figure_png(result: dict, title: str) -> str:
+def figure_png(result: ImageDiagnostics, prediction: list[ClassScore], title: str) -> str:
     """A small PNG of the diagnostics, base64-encoded for JSON."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = 4 if result["feature_maps"] else 3
+    panels = 4 if result.feature_maps else 3
     fig, axes = plt.subplots(1, panels, figsize=(3.2 * panels, 2.8))
-    spectrum = result["spectrum"]
-    axes[0].semilogy(spectrum["frequency_pi"], np.maximum(spectrum["power"], 1e-12))
-    axes[0].set_title(f"power spectrum (HF share {spectrum['high_frequency_share']:.2f})", fontsize=8)
+    spectrum = result.spectrum
+    axes[0].semilogy(spectrum.frequency_pi, np.maximum(np.nan_to_num(spectrum.power), 1e-12))
+    axes[0].set_title(f"power spectrum (HF share {spectrum.high_frequency_share:.2f})", fontsize=8)
     axes[0].set_xlabel("frequency (x pi)", fontsize=8)
-    prediction = result["prediction"]
-    axes[1].barh([p["label"] for p in prediction][::-1], [p["probability"] for p in prediction][::-1])
+    axes[0].set_ylabel("power", fontsize=8)
+    axes[1].barh([p.label for p in prediction][::-1], [p.probability for p in prediction][::-1])
     axes[1].set_title("top-k", fontsize=8)
-    names = list(result["band_noise"])
-    axes[2].bar(names, [result["band_noise"][n]["flip_rate"] for n in names], color="tab:red")
+    axes[1].set_xlabel("probability", fontsize=8)
+    names = list(result.band_noise)
+    axes[2].bar(names, [result.band_noise[n].flip_rate for n in names], color="tab:red")
     axes[2].set_ylim(0, 1)
     axes[2].set_title("flip rate under band noise", fontsize=8)
-    if result["feature_maps"]:
-        stages = result["feature_maps"]
-        axes[3].plot([s["stage"] for s in stages], [s["delta_log_amplitude_high"] for s in stages], "o-")
+    axes[2].set_ylabel("flip rate", fontsize=8)
+    if result.feature_maps:
+        stages = result.feature_maps
+        axes[3].plot([s.stage for s in stages], [s.delta_log_amplitude_high for s in stages], "o-")
         axes[3].set_title("feature-map HF amplitude per stage", fontsize=8)
         axes[3].set_xlabel("stage", fontsize=8)
     fig.suptitle(title, fontsize=9)

@@ -19,7 +19,7 @@ from http import HTTPStatus
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from serving.requests import RequestError
+from serving.errors import RequestError
 
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
 """The only decoders tried (Pillow's JPEG decoder also opens MPO, the multi-picture JPEG of cameras)."""

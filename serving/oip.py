@@ -1,6 +1,7 @@
-"""The Open Inference Protocol ("KServe v2") over REST, with Triton's binary tensor data, classification and
-model repository extensions, answered in front of the BentoML app (so standard clients such as
-``tritonclient.http`` work unchanged).
+"""The Open Inference Protocol ("KServe v2") over REST, with Triton's binary tensor data, classification, model
+repository, model configuration and statistics extensions: requests checked against a model's metadata and
+responses built, for the routes of :mod:`serving.service` (so standard clients such as ``tritonclient.http``
+and ``perf_analyzer`` work unchanged).
 
 Each model takes exactly one of two inputs: ``input``, FP32 ``(N, 3, H, W)`` already normalised, or ``image``,
 BYTES ``(N,)`` of encoded images (JPEG/PNG/WebP/BMP; base64 strings in JSON, raw in binary) decoded by the same
@@ -15,9 +16,7 @@ import base64
 import binascii
 import json
 import math
-import re
 import struct
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -25,43 +24,19 @@ from typing import Any
 import numpy as np
 
 from hub import postprocess
-from serving.repository import ServedModel, UnknownModel
-from serving.requests import RequestError
+from serving.bodies import parse_json
+from serving.errors import RequestError
+from serving.repository import ServedModel
 
 VERSION = "1"
 """Each name serves one version."""
-EXTENSIONS = ["binary_tensor_data", "classification", "model_repository"]
+EXTENSIONS = ["binary_tensor_data", "classification", "model_repository", "model_configuration", "statistics"]
 PLATFORMS = {"onnxruntime": "onnxruntime_onnx", "onnxruntime-cuda": "onnxruntime_onnx", "tensorrt": "tensorrt_plan",
              "torch": "pytorch_libtorch"}
 HEADER_LENGTH = b"inference-header-content-length"
 OUTPUTS = ("logits", "probabilities")
 MAX_JSON_BYTES = 64 << 20
 """JSON numbers of a full batch (64 x 3 x 32 x 32 floats) are ~5 MB; larger images need binary."""
-
-_MODEL = r"/v2/models/(?P<name>[^/]{1,200})(?:/versions/(?P<version>[^/]{1,32}))?"
-ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
-    ("GET", "/v2", re.compile(r"/v2")),
-    ("GET", "/v2/health/live", re.compile(r"/v2/health/live")),
-    ("GET", "/v2/health/ready", re.compile(r"/v2/health/ready")),
-    ("POST", "/v2/repository/index", re.compile(r"/v2/repository/index")),
-    ("POST", "/v2/repository/models/{name}/load", re.compile(r"/v2/repository/models/(?P<name>[^/]{1,200})/load")),
-    ("POST", "/v2/repository/models/{name}/unload",
-     re.compile(r"/v2/repository/models/(?P<name>[^/]{1,200})/unload")),
-    ("GET", "/v2/models/{name}/ready", re.compile(_MODEL + "/ready")),
-    ("POST", "/v2/models/{name}/infer", re.compile(_MODEL + "/infer")),
-    ("GET", "/v2/models/{name}", re.compile(_MODEL)),
-]
-"""(method, the template telemetry counts it under, the pattern)."""
-
-
-def route(path: str) -> tuple[str, str, dict[str, str]] | None:
-    """The method, template and path parameters of a v2 path, or ``None`` for an unknown one."""
-    for method, template, pattern in ROUTES:
-        match = pattern.fullmatch(path)
-        if match:
-            return method, template, {k: v for k, v in match.groupdict().items() if v is not None}
-    return None
-
 
 # -- requests ------------------------------------------------------------------------------------------------
 
@@ -115,10 +90,10 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict, bytes]:
         raise _fail(f"the JSON part exceeds {MAX_JSON_BYTES:,} bytes: send tensors as binary data",
                     HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
     try:
-        header = json.loads(head)
-    except (ValueError, UnicodeDecodeError):
-        raise _fail("the request is not a JSON object (with binary tensors, set Inference-Header-Content-Length "
-                    "to the JSON part's length)") from None
+        header = parse_json(head, "the request's JSON part")
+    except RequestError as err:
+        raise _fail(f"{err} (with binary tensors, set Inference-Header-Content-Length to the JSON part's "
+                    f"length)") from None
     if not isinstance(header, dict):
         raise _fail("the request must be a JSON object with \"inputs\"")
     return header, binary
@@ -161,8 +136,10 @@ def parse_infer(header: dict, binary: bytes, model: ServedModel, max_batch: int,
     name, datatype, shape = tensor.get("name"), tensor.get("datatype"), tensor.get("shape")
     if name not in ("input", "image"):
         raise _fail(f"unknown input {str(name)[:40]!r}; the inputs are \"input\" and \"image\"")
-    if not isinstance(shape, list) or not shape or not all(isinstance(d, int) and not isinstance(d, bool) and
-                                                           0 <= d <= 1 << 30 for d in shape):
+    rank = 4 if name == "input" else 2
+    if not isinstance(shape, list) or not 1 <= len(shape) <= rank:
+        raise _fail(f"input {name!r}: shape must be a list of at most {rank} dimensions")
+    if not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 1 << 30 for d in shape):
         raise _fail(f"input {name!r}: shape must be a list of non-negative integers")
     parameters = _parameters(tensor, f"input {name!r}")
     count = math.prod(shape)
@@ -307,96 +284,29 @@ def model_metadata(model: ServedModel) -> dict[str, Any]:
             "outputs": [{"name": name, "datatype": "FP32", "shape": [-1, classes]} for name in OUTPUTS]}
 
 
-# -- the handler -----------------------------------------------------------------------------------------------
-
-Send = Callable[[int, bytes, list[tuple[bytes, bytes]]], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_request_bytes: int
-    max_batch: int
-    max_images: int
-    can_control: bool
-    """Repository control changes one worker's models: allowed only with one worker."""
-
-
-async def handle(service: Any, method: str, template: str, params: dict[str, str], headers: dict[bytes, bytes],
-                 body: Callable[[int], Awaitable[bytes]], respond: Send, limits: Limits) -> None:
-    """Answer one v2 request. ``service`` is the worker's :class:`serving.service.Classifier` (``None`` while
-    it loads), ``body(limit)`` reads the request body under a limit."""
-    async def json_reply(status: int, payload: Any) -> None:
-        await respond(status, json.dumps(payload).encode(), [(b"content-type", b"application/json")])
-
-    if template == "/v2/health/live":
-        return await json_reply(200, {"live": True})
-    if service is None:
-        return await respond(503, json.dumps({"error": "the models are still loading"}).encode(),
-                             [(b"content-type", b"application/json"), (b"retry-after", b"1")])
-    repository = service.models
-    if template == "/v2":
-        return await json_reply(200, {"name": "howvits", "version": service.version, "extensions": EXTENSIONS})
-    if template == "/v2/health/ready":
-        ready = service.ready and all(name in repository.models for name in repository.configured)
-        return await json_reply(200 if ready else 503, {"ready": ready})
-    if template == "/v2/repository/index":
-        payload = await _small_json(body)
-        ready_only = payload.get("ready", False)
-        rows = repository.index()
-        return await json_reply(200, [r for r in rows if r["state"] == "READY"] if ready_only is True else rows)
-    if template.startswith("/v2/repository/models/"):
-        payload = await _small_json(body)
-        if payload.get("parameters"):
-            raise _fail("load parameters (config or file overrides) are not accepted: models load from the "
-                        "operator's own sources")
-        if not limits.can_control:
-            raise _fail("repository control changes one worker's models: serve with HOWVITS_WORKERS=1 to use it")
-        try:
-            if template.endswith("/load"):
-                await repository.load(params["name"])
-            else:
-                repository.unload(params["name"])
-        except UnknownModel as err:
-            raise _fail(str(err)) from None
-        except Exception as err:
-            raise _fail(f"failed to load {params['name']!r}: {repository.failures.get(params['name'], err)}") \
-                from None
-        return await json_reply(200, {})
-    model = _model(repository, params)
-    if template == "/v2/models/{name}/ready":
-        return await json_reply(200, {"name": model.name, "ready": True})
-    if template == "/v2/models/{name}":
-        return await json_reply(200, model_metadata(model))
-    length = headers.get(HEADER_LENGTH)
-    header, binary = split_body(await body(limits.max_request_bytes),
-                                length.decode("latin-1").strip() if length is not None else None)
-    request = parse_infer(header, binary, model, limits.max_batch, limits.max_images)
-    batch = request.array if request.array is not None else await service.decode_images(model, request.images)
-    logits = await service.batched_logits(model, batch)
-    payload, head_length = infer_response(model, request, logits)
-    if head_length is None:
-        return await respond(200, payload, [(b"content-type", b"application/json")])
-    await respond(200, payload, [(b"content-type", b"application/octet-stream"), (HEADER_LENGTH, head_length)])
+def model_config(model: ServedModel, max_batch_size: int, batching: bool) -> dict[str, Any]:
+    """The model's configuration as Triton's model configuration extension returns it (``config.pbtxt``
+    as JSON): what ``tritonclient``'s ``get_model_config`` and ``perf_analyzer`` read."""
+    classes = len(model.labels)
+    config: dict[str, Any] = {
+        "name": model.name, "platform": PLATFORMS.get(model.predictor.backend, "unknown"),
+        "backend": model.predictor.backend, "version_policy": {"latest": {"num_versions": 1}},
+        "max_batch_size": max_batch_size,
+        "input": [{"name": "input", "data_type": "TYPE_FP32", "format": "FORMAT_NCHW",
+                   "dims": list(model.config.input_size)},
+                  {"name": "image", "data_type": "TYPE_STRING", "dims": [1], "reshape": {"shape": []}}],
+        "output": [{"name": name, "data_type": "TYPE_FP32", "dims": [classes]} for name in OUTPUTS],
+        "instance_group": [{"name": model.name, "kind": "KIND_CPU" if "cuda" not in model.predictor.backend and
+                            model.predictor.backend != "tensorrt" else "KIND_GPU", "count": 1}],
+        "parameters": {"precision": {"string_value": model.predictor.precision},
+                       "revision": {"string_value": model.revision}},
+    }
+    if batching:
+        config["dynamic_batching"] = {"max_queue_delay_microseconds": 0}
+    return config
 
 
-def _model(repository: Any, params: dict[str, str]) -> ServedModel:
-    version = params.get("version")
+def version_of(name: str, version: str | None) -> None:
+    """A 400 for any version but the one each name serves."""
     if version is not None and version != VERSION:
-        raise _fail(f"model {params['name'][:64]!r} has no version {version[:32]!r}; it serves version {VERSION}")
-    try:
-        return repository.get(params["name"])
-    except UnknownModel as err:
-        raise _fail(f"Request for unknown model: {err}") from None
-
-
-async def _small_json(body: Callable[[int], Awaitable[bytes]]) -> dict:
-    raw = await body(1 << 16)
-    if not raw.strip():
-        return {}
-    try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise _fail("the body must be a JSON object") from None
-    if not isinstance(payload, dict):
-        raise _fail("the body must be a JSON object")
-    return payload
+        raise _fail(f"model {name[:64]!r} has no version {version[:32]!r}; it serves version {VERSION}")

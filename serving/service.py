@@ -2,48 +2,89 @@
 
 Serves the models named by ``HOWVITS_MODELS`` (default: the three shipped CIFAR-10 models, the AlterNet first;
 no network needed) and ``HOWVITS_MODEL_REPOSITORY``, each through the predictor interface (``HOWVITS_BACKEND``,
-default auto: TensorRT or ONNX Runtime CUDA on a GPU, ONNX Runtime on CPU) with its own batcher
-(:mod:`serving.repository`). Every image endpoint takes an optional ``model`` (default: the first). Every image
-request is decoded and validated here (4xx with a JSON message for anything wrong); model calls from concurrent
-requests are merged by adaptive batching in the worker (:mod:`serving.batcher`); the batchable ``/logits`` API
-(BentoML's dispatcher, the default model) serves clients that send preprocessed arrays. ``GET /model``,
-``GET /models``, ``GET /ui``, the Open Inference Protocol under ``/v2`` (:mod:`serving.oip`) and the request-size
-limit are served by :class:`serving.middleware.HowvitsMiddleware`.
+default auto: TensorRT or ONNX Runtime CUDA on a GPU, ONNX Runtime on CPU) with its own batcher and statistics
+(:mod:`serving.repository`).
+
+- BentoML's typed endpoints (its OpenAPI schema, ``bentoml.SyncHTTPClient``): ``/predict``, ``/predict_batch``,
+  ``/diagnose`` take ``multipart/form-data`` with uploaded images and an optional ``model``; ``/logits`` takes a
+  normalised batch for the default model, batched by BentoML's dispatcher. Their inputs are parsed once, under
+  explicit limits, by :mod:`serving.inputs`.
+- A FastAPI app mounted into the service (routes are methods of the service): ``GET /models``, ``/model``,
+  ``/ui``, ``/metrics`` and the Open Inference Protocol under ``/v2`` (:mod:`serving.oip`), with Triton's
+  statistics and model configuration; repository control only as :mod:`serving.control` allows.
+
+Importing this module loads no model and no torch (the arbiter process imports it to read its configuration);
+each worker loads its models in ``__init__``, on ONNX Runtime without torch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import typing
+import time
 from http import HTTPStatus
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any
 
 import bentoml
 import numpy as np
-import torch
-from _bentoml_sdk.io_models import IODescriptor
-from bentoml.exceptions import BentoMLException, InvalidArgument
 from bentoml.validators import DType, Shape
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
-from hub import postprocess
-from hub.preprocess import eval_transform
-from serving import state
-from serving.batcher import batch_size_histogram
-from serving.diagnostics import diagnose, figure_png
-from serving.images import ImageError, decode_image
-from serving.middleware import HowvitsMiddleware
-from serving.oip import Limits as ProtocolLimits
+from hub.postprocess import ClassScore, probabilities, top_k
+from hub.preprocess import normalise, pixel_batch
+from hub.sources import CONFIG_FILE, resolve
+from serving import oip, telemetry
+from serving.admission import AdmissionQueue
+from serving.bodies import OFF_LOOP_BYTES, load_json, read_body
+from serving.control import ControlPolicy
+from serving.diagnostics import ImageDiagnostics, diagnose, figure_png
+from serving.edge import Edge
+from serving.errors import RequestError
+from serving.images import decode_image
+from serving.inputs import FormInput, JSONInput, Limits
+from serving.oip_models import (
+    ControlRequest,
+    ErrorBody,
+    InferRequest,
+    InferResponse,
+    Live,
+    ModelMetadata,
+    ModelReady,
+    Ready,
+    RepositoryIndexEntry,
+    RepositoryIndexRequest,
+    ServerMetadata,
+    StatsResponse,
+    inline_schema,
+)
+from serving.page import Page
 from serving.privacy import redact_paths
 from serving.repository import LoadOptions, ModelRepository, ServedModel, UnknownModel
-from serving.requests import FieldKind, Limits, RequestError
 from serving.settings import ServiceSettings
 
 SETTINGS = ServiceSettings()
-INPUT_SHAPE = state.input_shape(SETTINGS.model_sources[0] if SETTINGS.model_sources else "")
-BATCH_SIZES = batch_size_histogram()
+SMALL_JSON_BYTES = 1 << 16
+"""Repository requests carry a few parameters at most."""
+
+
+def input_shape(source: str) -> tuple[int, ...]:
+    """``(-1, C, H, W)`` of a model from its config file alone (nothing downloaded or loaded), for the schema."""
+    try:
+        folder = resolve(source).folder
+        if folder is not None and (Path(folder) / CONFIG_FILE).is_file():
+            return (-1, *json.loads((Path(folder) / CONFIG_FILE).read_text())["input_size"])
+    except Exception:  # a Hub repo not yet downloaded: the schema stays generic, the predictor still checks
+        pass
+    return (-1, 3, -1, -1)
+
+
+INPUT_SHAPE = input_shape(SETTINGS.model_sources[0] if SETTINGS.model_sources else "")
 ModelName = Annotated[str, Field(description="a loaded model's name (GET /models); default: the first")]
 
 
@@ -77,38 +118,23 @@ class BatchPrediction(BaseModel):
 
 class Diagnosis(BaseModel):
     prediction: Prediction
-    diagnostics: dict[str, Any] = Field(description="spectrum, shape_vs_texture, band_noise, feature_maps")
+    diagnostics: ImageDiagnostics
     figure_png_base64: str = Field("", description="a PNG of the diagnostics, base64 (empty unless figure=true)")
 
 
-def _fail(err: ImageError, what: str = "") -> BentoMLException:
-    return BentoMLException(f"{what}{err}", error_code=err.status)
-
-
-class _StrictInput(IODescriptor):
-    """Request fields are checked strictly: an unknown field is a 400, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class PredictInput(_StrictInput):
+class PredictInput(FormInput):
     image: Annotated[Path, Field(description="JPEG, PNG, WebP or BMP, any size, grey/RGB/RGBA/palette")]
     top_k: Annotated[int, Field(description="how many labels to return", examples=[5])] = 5
     model: ModelName = ""
 
 
-class PredictBatchInput(_StrictInput):
+class PredictBatchInput(FormInput):
     images: Annotated[list[Path], Field(description="several images (up to HOWVITS_MAX_IMAGES)")]
     top_k: int = 5
     model: ModelName = ""
 
 
-class LogitsInput(_StrictInput):
-    batch: Annotated[np.ndarray, DType("float32"), Shape(INPUT_SHAPE),
-                     Field(description="normalised images (N, 3, H, W), as /predict feeds after preprocessing")]
-
-
-class DiagnoseInput(_StrictInput):
+class DiagnoseInput(FormInput):
     image: Path
     top_k: int = 5
     seed: Annotated[int, Field(ge=0, le=2**31 - 1, description="seed of the noise draws")] = 0
@@ -118,204 +144,363 @@ class DiagnoseInput(_StrictInput):
     model: ModelName = ""
 
 
+class LogitsInput(JSONInput):
+    batch: Annotated[np.ndarray, DType("float32"), Shape(INPUT_SHAPE),
+                     Field(description="normalised images (N, 3, H, W), as /predict feeds after preprocessing")]
+
+    @classmethod
+    def from_json(cls, data: Any) -> LogitsInput:
+        """``{"batch": N x C x H x W numbers}``, checked strictly: shape, numbers only, finite."""
+        expected = f"(N, {', '.join(str(d) for d in INPUT_SHAPE[1:])}) with 1 <= N <= {SETTINGS.max_batch_size}"
+        if not isinstance(data, dict) or set(data) != {"batch"}:
+            raise RequestError(f'send {{"batch": ...}}: an array of shape {expected}')
+        try:
+            batch = np.asarray(data["batch"])
+        except ValueError:
+            raise RequestError(f"batch must be an array of shape {expected}, not a ragged one") from None
+        if batch.dtype.kind not in "iuf":
+            raise RequestError("batch must hold numbers only (no strings, booleans, objects or huge integers)")
+        wanted = (batch.shape[0] if batch.ndim else 0, *INPUT_SHAPE[1:])
+        if batch.ndim != 4 or not 1 <= batch.shape[0] <= SETTINGS.max_batch_size or any(
+                want > 0 and got != want for got, want in zip(batch.shape, wanted, strict=True)):
+            raise RequestError(f"batch must be an array of shape {expected}, got {list(batch.shape)}")
+        if not np.isfinite(batch).all() or np.abs(batch).max() > 1e6:
+            raise RequestError("batch must hold finite numbers of magnitude at most 1e6")
+        return cls.model_construct(batch=batch.astype(np.float32))
+
+
+app = FastAPI(title="howvits: model information and the Open Inference Protocol", docs_url=None, redoc_url=None,
+              openapi_url=None)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 415, 422, 503)}
+
+
+@app.exception_handler(RequestError)
+async def _refused(request: Request, err: RequestError) -> JSONResponse:
+    return JSONResponse({"error": str(err)}, status_code=err.status, headers=err.headers)
+
+
+@app.exception_handler(HTTPException)
+async def _http_error(request: Request, err: HTTPException) -> JSONResponse:
+    return JSONResponse({"error": str(err.detail)}, status_code=err.status_code, headers=err.headers)
+
+
+@app.exception_handler(RequestValidationError)
+async def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+    what = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', '')}" for e in err.errors())
+    return JSONResponse({"error": what[:500] or "invalid request"}, status_code=400)
+
+
+def _version() -> str:
+    try:
+        return version("howvits")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
 @bentoml.service(name="howvits", workers=SETTINGS.workers, traffic={"timeout": 120, "max_concurrency": 512},
-                 metrics={"enabled": False})  # per-path metrics would grow with every unknown path: serving.telemetry
+                 metrics={"enabled": False})  # per-path metrics would grow with every unknown path: serving.edge
+@bentoml.asgi_app(app, path="/")
 class Classifier:
     """Image classification with frequency and robustness diagnostics for the paper's model family."""
 
     def __init__(self) -> None:
-        torch.set_num_threads(SETTINGS.runtime_threads)
         self.ready = False
         self.version = _version()
+        FormInput.configure(Limits(SETTINGS.max_request_bytes, SETTINGS.max_images, SETTINGS.body_timeout_s))
         options = LoadOptions(SETTINGS.backend, SETTINGS.runtime_threads, SETTINGS.precision, SETTINGS.max_batch_size,
-                              BATCH_SIZES.observe)
+                              SETTINGS.batching)
         self.models = ModelRepository.from_settings(SETTINGS.model_sources, SETTINGS.model_repository, options)
         self.models.load_configured()
-        self.diagnose_slots = asyncio.Semaphore(SETTINGS.max_diagnose)
+        self.diagnoses = AdmissionQueue(SETTINGS.max_diagnose, SETTINGS.diagnose_queue, SETTINGS.diagnose_wait_s,
+                                        "/diagnose is busy")
+        self.control = ControlPolicy.from_settings(SETTINGS)
+        self.page = Page.load()
         self.ready = True
-        state.register(self)
 
     def __is_ready__(self) -> bool:
-        return self.ready
+        return self.ready and self.models.ready
 
-    # -- the model call, batched across requests ---------------------------------------------------------------
+    # -- the typed endpoints -------------------------------------------------------------------------------------
 
     @bentoml.api(batchable=True, batch_dim=0, max_batch_size=SETTINGS.max_batch_size,
                  max_latency_ms=SETTINGS.max_latency_ms, input_spec=LogitsInput)
     def logits(self, batch: np.ndarray) -> Annotated[np.ndarray, DType("float32")]:
         """Logits of the default model for a normalised batch ``(N, 3, H, W)`` (what /predict feeds after
         preprocessing; other models: ``POST /v2/models/{name}/infer``)."""
-        return self.models.get().predictor.predict(batch)
+        served = self.models.get()
+        started = time.perf_counter_ns()
+        logits = served.predictor.predict(batch)
+        served.stats.executed(len(batch), time.perf_counter_ns() - started)
+        return logits
 
-    async def batched_logits(self, model: ServedModel, batch: np.ndarray) -> np.ndarray:
-        """One model call for this request, merged with concurrent ones when batching is on."""
-        if SETTINGS.batching:
-            return await model.batcher(batch)
-        return await asyncio.to_thread(model.predictor.predict, batch)
+    def _model(self, name: str, top: int) -> ServedModel:
+        served = self.models.get(name)
+        if not 1 <= top <= len(served.labels):
+            raise RequestError(f"top_k must be between 1 and {len(served.labels)} (the model's classes), got {top}")
+        return served
 
-    def _model(self, name: str) -> ServedModel:
-        try:
-            return self.models.get(name)
-        except UnknownModel as err:
-            raise InvalidArgument(str(err)) from None
-
-    # -- public endpoints ----------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _check_top_k(model: ServedModel, top_k: int) -> None:
-        if not 1 <= top_k <= len(model.labels):
-            raise InvalidArgument(f"top_k must be between 1 and {len(model.labels)} (the model's classes), "
-                                  f"got {top_k}")
-
-    def _decoded(self, model: ServedModel, files: list[bytes]) -> tuple[np.ndarray, list[ImageInfo]]:
-        """Decode and preprocess one image at a time (one decoded image in memory), under one pixel budget for
-        the whole request; runs in a worker thread, off the event loop."""
-        budget, rows, infos = SETTINGS.max_pixels, [], []
+    def _decoded(self, served: ServedModel, files: list[bytes]) -> tuple[list, list[ImageInfo]]:
+        """Decode one image at a time under one pixel budget for the whole request; in a worker thread."""
+        budget, images, infos = SETTINGS.max_pixels, [], []
         for i, data in enumerate(files):
             try:
-                decoded = decode_image(data, SETTINGS.max_body_bytes, budget, model.decode_size)
-            except ImageError as err:
-                raise _fail(err, f"image {i}: " if len(files) > 1 else "") from err
+                decoded = decode_image(data, SETTINGS.max_body_bytes, budget, served.decode_size)
+            except RequestError as err:
+                raise RequestError(f"image {i}: {err}" if len(files) > 1 else str(err), err.status) from None
             budget -= decoded.pixels
-            rows.append(model.predictor.preprocess([decoded.image]))
+            images.append(decoded.image)
             infos.append(ImageInfo(width=decoded.size[0], height=decoded.size[1], format=decoded.format,
                                    mode=decoded.mode))
-        return np.concatenate(rows), infos
+        return images, infos
 
-    async def decode_images(self, model: ServedModel, files: list[bytes]) -> np.ndarray:
-        """Encoded images as the model's normalised batch (the Open Inference Protocol's ``image`` input)."""
-        try:
-            batch, _ = await asyncio.to_thread(self._decoded, model, files)
-        except BentoMLException as err:
-            raise RequestError(err.message, err.error_code) from None
-        return batch
+    def _batch(self, served: ServedModel, files: list[bytes]) -> tuple[np.ndarray, list[ImageInfo]]:
+        images, infos = self._decoded(served, files)
+        return served.predictor.preprocess(images), infos
 
-    def _prediction(self, model: ServedModel, logits: np.ndarray, info: ImageInfo, k: int) -> Prediction:
+    async def _classify(self, served: ServedModel, files: list[bytes], k: int) -> list[Prediction]:
+        with served.request() as timing:
+            started = time.perf_counter_ns()
+            batch, infos = await asyncio.to_thread(self._batch, served, files)
+            timing.compute_input += time.perf_counter_ns() - started
+            logits = await served.infer(batch, timing)
+            started = time.perf_counter_ns()
+            predictions = [self._prediction(served, row, info, k) for row, info in zip(logits, infos, strict=True)]
+            timing.compute_output += time.perf_counter_ns() - started
+        return predictions
+
+    @staticmethod
+    def _prediction(served: ServedModel, logits: np.ndarray, info: ImageInfo, k: int) -> Prediction:
         labels = [Label(label=s.label, index=s.index, probability=s.probability)
-                  for s in postprocess.top_k(postprocess.probabilities(logits), model.labels, k)]
-        return Prediction(model=model.name, revision=model.revision, backend=model.predictor.backend, top_k=labels,
-                          image=info)
+                  for s in top_k(probabilities(logits), served.labels, k)]
+        return Prediction(model=served.name, revision=served.revision, backend=served.predictor.backend,
+                          top_k=labels, image=info)
 
     @bentoml.api(input_spec=PredictInput)
-    async def predict(self, image: Path, top_k: int = 5, model: str = "") -> Prediction:
+    async def predict(self, image: bytes, top_k: int = 5, model: str = "") -> Prediction:
         """Top-k labels with probabilities for one image."""
-        served = self._model(model)
-        self._check_top_k(served, top_k)
-        batch, infos = await asyncio.to_thread(self._decoded, served, [Path(image).read_bytes()])
-        logits = await self.batched_logits(served, batch)
-        return self._prediction(served, logits[0], infos[0], top_k)
+        return (await self._classify(self._model(model, top_k), [image], top_k))[0]
 
     @bentoml.api(input_spec=PredictBatchInput)
-    async def predict_batch(self, images: list[Path], top_k: int = 5, model: str = "") -> BatchPrediction:
+    async def predict_batch(self, images: list[bytes], top_k: int = 5, model: str = "") -> BatchPrediction:
         """Top-k labels for several images in one call (their pixels count against one budget)."""
-        served = self._model(model)
-        self._check_top_k(served, top_k)
+        served = self._model(model, top_k)
         if not 1 <= len(images) <= SETTINGS.max_images:
-            raise InvalidArgument(f"send between 1 and {SETTINGS.max_images} images, got {len(images)}")
-        batch, infos = await asyncio.to_thread(self._decoded, served, [Path(p).read_bytes() for p in images])
-        logits = await self.batched_logits(served, batch)
-        predictions = [self._prediction(served, row, info, top_k) for row, info in zip(logits, infos, strict=True)]
+            raise RequestError(f"send between 1 and {SETTINGS.max_images} images, got {len(images)}")
+        predictions = await self._classify(served, images, top_k)
         return BatchPrediction(model=served.name, revision=served.revision, backend=served.predictor.backend,
                                predictions=predictions)
 
     @bentoml.api(input_spec=DiagnoseInput)
-    async def diagnose(self, image: Path, top_k: int = 5, seed: int = 0, draws: int = 8, strength: float = 0.1,
+    async def diagnose(self, image: bytes, top_k: int = 5, seed: int = 0, draws: int = 8, strength: float = 0.1,
                        figure: bool = False, model: str = "") -> Diagnosis:
         """The prediction plus frequency diagnostics: the image's power spectrum and high-frequency share,
         predictions on low-/high-pass versions, robustness to band-limited noise (low, middle, high) and,
         with the torch backend, per-stage feature-map amplitudes. Deterministic for an image and seed. About a
-        hundred model calls: at most ``HOWVITS_MAX_DIAGNOSE`` run at once, more are answered 503."""
-        served = self._model(model)
-        self._check_top_k(served, top_k)
+        hundred model calls: ``HOWVITS_MAX_DIAGNOSE`` run at once per worker and up to ``HOWVITS_DIAGNOSE_QUEUE``
+        wait for a slot; beyond that, a 503 with Retry-After."""
+        served = self._model(model, top_k)
+        if not 0 <= seed <= 2**31 - 1:
+            raise RequestError(f"seed must be between 0 and {2**31 - 1}, got {seed}")
         if not 1 <= draws <= SETTINGS.max_draws:
-            raise InvalidArgument(f"draws must be between 1 and {SETTINGS.max_draws}, got {draws}")
+            raise RequestError(f"draws must be between 1 and {SETTINGS.max_draws}, got {draws}")
         if not 0 < strength <= 1:
-            raise InvalidArgument(f"strength must be in (0, 1], got {strength}")
-        if self.diagnose_slots.locked():
-            raise BentoMLException(BUSY["/diagnose"], error_code=HTTPStatus.SERVICE_UNAVAILABLE)
-        async with self.diagnose_slots:
-            clean, info, result, png = await asyncio.to_thread(
-                self._diagnosis, served, image, figure, seed=seed, draws=draws, strength=strength, top_k=top_k)
-        return Diagnosis(prediction=self._prediction(served, clean, info, top_k), diagnostics=result,
-                         figure_png_base64=png or "")
-
-    def _diagnosis(self, served: ServedModel, path: Path, figure: bool,
-                   **options: Any) -> tuple[np.ndarray, ImageInfo, dict, str | None]:
-        """Decode, diagnose and draw, in a worker thread."""
+            raise RequestError(f"strength must be in (0, 1], got {strength}")
         try:
-            decoded = decode_image(Path(path).read_bytes(), SETTINGS.max_body_bytes, SETTINGS.max_pixels,
-                                   served.decode_size)
-        except ImageError as err:
-            raise _fail(err) from err
-        info = ImageInfo(width=decoded.size[0], height=decoded.size[1], format=decoded.format, mode=decoded.mode)
-        pixels = eval_transform(served.config, normalise=False)(decoded.image)
+            async with self.diagnoses.admitted():
+                with served.request() as timing:
+                    started = time.perf_counter_ns()
+                    result, prediction, png = await asyncio.to_thread(
+                        self._diagnosis, served, image, top_k, figure, seed=seed, draws=draws, strength=strength)
+                    timing.compute_infer += time.perf_counter_ns() - started
+        except RequestError as err:
+            if err.status != HTTPStatus.SERVICE_UNAVAILABLE:
+                raise
+            return JSONResponse({"error": str(err)}, status_code=err.status, headers=err.headers)  # BentoML hides 5xx
+        return Diagnosis(prediction=prediction, diagnostics=result, figure_png_base64=png)
 
-        def classify(x: torch.Tensor) -> torch.Tensor:
-            return torch.from_numpy(served.predictor.predict(x.numpy().astype(np.float32)))
+    def _diagnosis(self, served: ServedModel, data: bytes, k: int, figure: bool,
+                   **options: Any) -> tuple[ImageDiagnostics, Prediction, str]:
+        """Decode, diagnose and draw, in a worker thread."""
+        images, infos = self._decoded(served, [data])
+        pixels = pixel_batch(images, served.config)
+        feature_maps = None
+        if served.torch_model is not None:
+            from serving.feature_maps import stage_amplitudes
 
-        result = diagnose(classify, served.config, pixels, model=served.torch_model, **options)
-        clean = served.predictor.predict(served.predictor.preprocess([decoded.image]))[0]
-        if served.torch_model is None:
-            result["feature_maps_note"] = "per-stage feature-map amplitudes need the torch backend"
-        png = figure_png(result, f"{served.name}: diagnostics") if figure else None
-        result.pop("prediction")  # the same as the top-level prediction
-        return clean, info, result, png
+            feature_maps = stage_amplitudes(served.torch_model, normalise(pixels, served.config))
+        result = diagnose(served.predictor.predict, served.config, pixels[0], feature_maps=feature_maps, **options)
+        prediction = self._prediction(served, served.predictor.predict(served.predictor.preprocess(images))[0],
+                                      infos[0], k)
+        scores = [ClassScore(p.label, p.index, p.probability) for p in prediction.top_k]
+        png = figure_png(result, scores, f"{served.name}: diagnostics") if figure else ""
+        return result, prediction, png
 
-    def models_info(self) -> dict[str, Any]:
-        """What GET /models returns: every loaded model with backend, precision, batching and readiness."""
-        return {"default": self.models.default, "ready": self.ready,
-                "models": [self.models.describe(m, SETTINGS.batching) for m in self.models.models.values()]}
+    # -- model information, the page and metrics (FastAPI routes, methods of the service) -----------------------
 
-    def model_info(self, name: str = "") -> dict[str, Any]:
-        """What GET /model returns (``?model=`` names one, default the first); paths on this machine are reduced
-        to their last component."""
-        served = self.models.get(name)
+    @app.get("/models", responses=ERRORS)
+    async def list_models(self) -> dict[str, Any]:
+        """Every loaded model with backend, precision, batching and readiness."""
+        return {"default": self.models.default, "ready": self.__is_ready__(),
+                "models": [self.models.describe(m) for m in self.models.models.values()]}
+
+    @app.get("/model", responses=ERRORS)
+    async def model_info(self, model: str = "") -> dict[str, Any]:
+        """One model (default the first): config, card metrics, parity, providers, threads, limits; paths on this
+        machine are reduced to their last component."""
+        try:
+            served = self.models.get(model)
+        except UnknownModel as err:
+            raise RequestError(str(err), HTTPStatus.NOT_FOUND) from None
         card_metrics = None
         metrics_file = Path(served.predictor.folder) / "metrics.json" if served.predictor.folder else None
         if metrics_file is not None and metrics_file.is_file():
             card_metrics = json.loads(metrics_file.read_text()).get("metrics")
-        return redact_paths({"model": served.name, "revision": served.revision, "config": served.config.to_dict(),
-                "card_metrics": card_metrics, **served.predictor.info(),
-                "batching": {"enabled": SETTINGS.batching, "max_batch_size": SETTINGS.max_batch_size,
-                             "max_latency_ms": SETTINGS.max_latency_ms},
-                "limits": {"max_body_bytes": SETTINGS.max_body_bytes, "max_pixels": SETTINGS.max_pixels,
-                           "max_images": SETTINGS.max_images, "max_draws": SETTINGS.max_draws,
-                           "max_diagnose": SETTINGS.max_diagnose},
-                "workers": SETTINGS.workers, "ready": self.ready})
+        return redact_paths({
+            "model": served.name, "revision": served.revision, "config": served.config.to_dict(),
+            "card_metrics": card_metrics, **served.predictor.info(),
+            "batching": {"enabled": SETTINGS.batching, "max_batch_size": SETTINGS.max_batch_size,
+                         "max_latency_ms": SETTINGS.max_latency_ms},
+            "limits": {"max_body_bytes": SETTINGS.max_body_bytes, "max_pixels": SETTINGS.max_pixels,
+                       "max_images": SETTINGS.max_images, "max_draws": SETTINGS.max_draws,
+                       "max_diagnose": SETTINGS.max_diagnose, "diagnose_queue": SETTINGS.diagnose_queue},
+            "model_control": SETTINGS.model_control.value, "workers": SETTINGS.workers,
+            "ready": self.__is_ready__()})
+
+    @app.get("/ui", include_in_schema=False)
+    async def ui(self) -> Response:
+        return Response(self.page.body, media_type="text/html; charset=utf-8",
+                        headers={"Content-Security-Policy": self.page.policy})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(self) -> Response:
+        body, media = telemetry.exposition()
+        return Response(body, media_type=media)
+
+    # -- the Open Inference Protocol -------------------------------------------------------------------------------
+
+    @app.get("/v2", response_model=ServerMetadata)
+    async def server_metadata(self) -> dict[str, Any]:
+        return {"name": "howvits", "version": self.version, "extensions": oip.EXTENSIONS}
+
+    @app.get("/v2/health/live", response_model=Live)
+    async def live(self) -> dict[str, bool]:
+        return {"live": True}
+
+    @app.get("/v2/health/ready", response_model=Ready, responses={503: {"model": Ready}})
+    async def server_ready(self) -> JSONResponse:
+        ready = self.__is_ready__()
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+    @app.get("/v2/models/stats", response_model=StatsResponse, responses=ERRORS)
+    async def all_statistics(self) -> dict[str, Any]:
+        """Triton's statistics extension for every loaded model."""
+        return {"model_stats": [m.stats.to_triton(oip.VERSION) for m in self.models.models.values()]}
+
+    def _served(self, name: str, version: str | None) -> ServedModel:
+        oip.version_of(name, version)
+        try:
+            return self.models.get(name)
+        except UnknownModel as err:
+            raise RequestError(f"Request for unknown model: {err}") from None
+
+    @app.get("/v2/models/{name}/stats", response_model=StatsResponse, responses=ERRORS)
+    @app.get("/v2/models/{name}/versions/{version}/stats", response_model=StatsResponse, responses=ERRORS)
+    async def statistics(self, name: str, version: str | None = None) -> dict[str, Any]:
+        return {"model_stats": [self._served(name, version).stats.to_triton(oip.VERSION)]}
+
+    @app.get("/v2/models/{name}/config", responses=ERRORS)
+    @app.get("/v2/models/{name}/versions/{version}/config", responses=ERRORS)
+    async def model_config(self, name: str, version: str | None = None) -> dict[str, Any]:
+        """Triton's model configuration extension."""
+        return oip.model_config(self._served(name, version), SETTINGS.max_batch_size, SETTINGS.batching)
+
+    @app.get("/v2/models/{name}/ready", response_model=ModelReady, responses=ERRORS)
+    @app.get("/v2/models/{name}/versions/{version}/ready", response_model=ModelReady, responses=ERRORS)
+    async def model_ready(self, name: str, version: str | None = None) -> dict[str, Any]:
+        return {"name": self._served(name, version).name, "ready": True}
+
+    @app.get("/v2/models/{name}", response_model=ModelMetadata, responses=ERRORS)
+    @app.get("/v2/models/{name}/versions/{version}", response_model=ModelMetadata, responses=ERRORS)
+    async def model_metadata(self, name: str, version: str | None = None) -> dict[str, Any]:
+        return oip.model_metadata(self._served(name, version))
+
+    @app.post("/v2/models/{name}/infer", responses={200: {"model": InferResponse}, **ERRORS},
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": inline_schema(InferRequest)}}}})
+    @app.post("/v2/models/{name}/versions/{version}/infer", responses={200: {"model": InferResponse}, **ERRORS},
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": inline_schema(InferRequest)}}}})
+    async def infer(self, name: str, request: Request, version: str | None = None) -> Response:
+        """Inference on ``input`` (FP32, normalised) or ``image`` (BYTES, encoded images), JSON or with Triton's
+        binary tensor data (``Inference-Header-Content-Length``)."""
+        served = self._served(name, version)
+        body = await read_body(request.receive, request.headers, SETTINGS.max_request_bytes, SETTINGS.body_timeout_s)
+        with served.request() as timing:
+            started = time.perf_counter_ns()
+            parse = (lambda: oip.parse_infer(*oip.split_body(body, request.headers.get(
+                oip.HEADER_LENGTH.decode())), served, SETTINGS.max_batch_size, SETTINGS.max_images))
+            parsed = await asyncio.to_thread(parse) if len(body) >= OFF_LOOP_BYTES else parse()
+            batch = parsed.array
+            if batch is None:
+                batch, _ = await asyncio.to_thread(self._batch, served, parsed.images)
+            timing.compute_input += time.perf_counter_ns() - started
+            logits = await served.infer(batch, timing)
+            started = time.perf_counter_ns()
+            payload, head_length = oip.infer_response(served, parsed, logits)
+            timing.compute_output += time.perf_counter_ns() - started
+        if head_length is None:
+            return Response(payload, media_type="application/json")
+        return Response(payload, media_type="application/octet-stream",
+                        headers={oip.HEADER_LENGTH.decode(): head_length.decode()})
+
+    # -- the model repository extension ----------------------------------------------------------------------------
+
+    async def _small_json(self, request: Request) -> dict[str, Any]:
+        raw = await read_body(request.receive, request.headers, SMALL_JSON_BYTES, SETTINGS.body_timeout_s)
+        if not raw.strip():
+            return {}
+        payload = await load_json(raw)
+        if not isinstance(payload, dict):
+            raise RequestError("the body must be a JSON object")
+        return payload
+
+    @app.post("/v2/repository/index", response_model=list[RepositoryIndexEntry], responses=ERRORS,
+              openapi_extra={"requestBody": {"content": {
+                  "application/json": {"schema": inline_schema(RepositoryIndexRequest)}}}})
+    async def repository_index(self, request: Request) -> list[dict[str, Any]]:
+        """Every model this server may load, with its state (and a short reason for a failed load)."""
+        ready_only = (await self._small_json(request)).get("ready", False)
+        if not isinstance(ready_only, bool):
+            raise RequestError("ready must be true or false")
+        return [row for row in self.models.index() if row["state"] == "READY" or not ready_only]
+
+    async def _control(self, request: Request, allowed: set[str]) -> dict[str, Any]:
+        self.control.check(request.headers)
+        parameters = (await self._small_json(request)).get("parameters") or {}
+        if not isinstance(parameters, dict) or not set(parameters) <= allowed:
+            raise RequestError("load parameters (config or file overrides) are not accepted: models load from the "
+                               "operator's own sources" if not allowed else
+                               f"the only parameter here is {sorted(allowed)}")
+        return parameters
+
+    @app.post("/v2/repository/models/{name}/load", responses=ERRORS, openapi_extra={"requestBody": {"content": {
+        "application/json": {"schema": inline_schema(ControlRequest)}}}})
+    async def load(self, name: str, request: Request) -> dict[str, Any]:
+        """Load (or reload) a model the operator allowed; needs repository control on and its token."""
+        await self._control(request, set())
+        await self.models.load(name)
+        return {}
+
+    @app.post("/v2/repository/models/{name}/unload", responses=ERRORS, openapi_extra={"requestBody": {"content": {
+        "application/json": {"schema": inline_schema(ControlRequest)}}}})
+    async def unload(self, name: str, request: Request) -> dict[str, Any]:
+        """Unload a model; needs repository control on and its token (the default or last model: ``force``)."""
+        force = (await self._control(request, {"force"})).get("force", False)
+        if not isinstance(force, bool):
+            raise RequestError("force must be true or false")
+        self.models.unload(name, force)
+        return {}
 
 
-def field_kinds(spec: type[IODescriptor]) -> dict[str, FieldKind]:
-    """What each field of an endpoint's input takes, for the request parser (BentoML annotates files)."""
-
-    def bare(annotation: Any) -> Any:
-        return typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated else annotation
-
-    kinds = {int: FieldKind.INT, float: FieldKind.FLOAT, bool: FieldKind.BOOL, Path: FieldKind.FILE,
-             str: FieldKind.NAME}
-    found = {}
-    for name, info in spec.model_fields.items():
-        annotation = bare(info.annotation)
-        many = typing.get_origin(annotation) is list and bare(typing.get_args(annotation)[0]) is Path
-        found[name] = FieldKind.FILES if many else kinds[annotation]
-    return found
-
-
-FIELDS = {f"/{name}": field_kinds(spec) for name, spec in
-          (("predict", PredictInput), ("predict_batch", PredictBatchInput), ("diagnose", DiagnoseInput))}
-LIMITS = Limits(max_body_bytes=SETTINGS.max_body_bytes, max_files=SETTINGS.max_images,
-                max_parts=SETTINGS.max_images + 8)
-PROTOCOL_LIMITS = ProtocolLimits(max_request_bytes=LIMITS.max_request_bytes, max_batch=SETTINGS.max_batch_size,
-                                 max_images=SETTINGS.max_images, can_control=SETTINGS.workers == 1)
-BUSY = {"/diagnose": f"{SETTINGS.max_diagnose} diagnoses are running (HOWVITS_MAX_DIAGNOSE); try again after "
-                     f"the Retry-After delay"}
-Classifier.add_asgi_middleware(HowvitsMiddleware, limits=LIMITS, fields=FIELDS, batch_shape=INPUT_SHAPE,
-                               max_batch=SETTINGS.max_batch_size, busy=BUSY, protocol=PROTOCOL_LIMITS)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("howvits")
-    except PackageNotFoundError:
-        return "0+unknown"
+Classifier.add_asgi_middleware(Edge)

@@ -14,7 +14,7 @@ from torch import Tensor
 from torchvision.transforms import v2
 
 from hub.config import ModelConfig
-from hub.preprocess import normalisation_steps
+from hub.transforms import normalisation_steps
 from training.recipes import Recipe
 
 

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from hub import HubError, UnitModel, from_pretrained
 from hub.data import add_data_arguments, data_spec_from_args
-from hub.preprocess import eval_transform
+from hub.transforms import eval_transform
 from training.metrics import MetricAccumulator
 from training.outputs import write_evaluation
 

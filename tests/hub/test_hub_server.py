@@ -70,10 +70,10 @@ def test_missing_revision_repo_and_weights(hub_server, published, model_folders)
 def test_short_name_resolves_to_a_pinned_revision_and_checksum(published, local, model_folders, monkeypatch):
     sha256 = hub.files.file_sha256(model_folders["v1"] / "model.safetensors")
     entry = CatalogEntry("tiny-cifar10", "resnet_tiny", repo_id="testorg/tiny", revision=published["v1"], sha256=sha256)
-    monkeypatch.setattr("hub.pretrained.load_catalog", lambda: {"tiny-cifar10": entry})
+    monkeypatch.setattr("hub.sources.load_catalog", lambda: {"tiny-cifar10": entry})
     assert torch.equal(outputs(from_pretrained("tiny-cifar10")), local["v1"])  # pinned, although main is v2
     wrong = CatalogEntry("tiny-cifar10", "resnet_tiny", repo_id="testorg/tiny", revision=published["v2"], sha256=sha256)
-    monkeypatch.setattr("hub.pretrained.load_catalog", lambda: {"tiny-cifar10": wrong})
+    monkeypatch.setattr("hub.sources.load_catalog", lambda: {"tiny-cifar10": wrong})
     with pytest.raises(IncompatibleWeightsError, match="the catalog records"):
         from_pretrained("tiny-cifar10")
 

@@ -115,10 +115,10 @@ def test_unpublished_short_name_prints_the_training_command():
 def test_shipped_short_name_loads_the_package_folder_and_checks_its_pin(folder, monkeypatch):
     sha = json.loads((folder / "config.json").read_text())["weights_sha256"]
     entry = CatalogEntry("tiny", "resnet_tiny", folder=str(folder), sha256=sha)  # absolute: joins to itself
-    monkeypatch.setattr("hub.pretrained.load_catalog", lambda: {"tiny": entry})
+    monkeypatch.setattr("hub.sources.load_catalog", lambda: {"tiny": entry})
     assert from_pretrained("tiny").config.architecture == "resnet_tiny"
     bad = CatalogEntry("tiny", "resnet_tiny", folder=str(folder), sha256="0" * 64)
-    monkeypatch.setattr("hub.pretrained.load_catalog", lambda: {"tiny": bad})
+    monkeypatch.setattr("hub.sources.load_catalog", lambda: {"tiny": bad})
     with pytest.raises(IncompatibleWeightsError, match="the catalog records"):
         from_pretrained("tiny")
 

@@ -9,7 +9,7 @@ import torch
 
 import hub
 from hub.catalog import load_catalog
-from hub.preprocess import eval_transform
+from hub.transforms import eval_transform
 from hub.samples import sample_images
 from training.evaluate import main as evaluate
 

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 import hub
-from hub.preprocess import eval_transform
+from hub.transforms import eval_transform
 from training.augment import batch_mixer, soft_target_cross_entropy, train_transform
 from training.optim import build_optimizer, build_scheduler, lr_factor, parameter_groups
 from training.recipes import get_recipe

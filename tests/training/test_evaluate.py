@@ -21,7 +21,7 @@ def test_evaluate_writes_metrics_that_match_a_direct_computation(tmp_path):
     assert (tmp_path / "eval" / "reliability.png").stat().st_size > 5000
 
     from hub.data import TarImageFolder
-    from hub.preprocess import eval_transform
+    from hub.transforms import eval_transform
 
     images = TarImageFolder(data, transform=eval_transform(model.config))
     x = torch.stack([images[i][0] for i in range(len(images))])

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from hub import UnitModel
 from hub.data import DataSpec
-from hub.preprocess import normalise_batch
+from hub.transforms import normalise_batch
 from training.analyze.inputs import Runtime, images_for
 from training.analyze.shards import ShardFile
 from training.distributed import Distributed

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Subset
 
 from hub import UnitModel, create_model, from_pretrained, is_model
 from hub.data import DataSpec
-from hub.preprocess import eval_transform
+from hub.transforms import eval_transform
 from training.augment import batch_mixer, train_transform
 from training.distributed import Distributed
 from training.recipes import Recipe, get_recipe

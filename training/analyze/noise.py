@@ -13,9 +13,9 @@ from tqdm import tqdm
 
 from hub import UnitModel
 from hub.data import DataSpec
-from hub.frequency import MaskShape
-from hub.noise import BandNoise, NoiseNorm, centres, predictions_under_noise
-from hub.preprocess import normalise_batch
+from hub.noise import centres, predictions_under_noise
+from hub.spectrum import BandNoise, MaskShape, NoiseNorm
+from hub.transforms import normalise_batch
 from training.analyze.inputs import Runtime, images_for
 
 

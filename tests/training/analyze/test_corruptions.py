@@ -15,7 +15,7 @@ from torchvision.transforms import v2
 
 import hub
 from hub.data import TarImageFolder
-from hub.preprocess import normalise_batch
+from hub.transforms import normalise_batch
 from tests.training.test_train import FIXTURE
 from training.analyze.corruptions import CORRUPTIONS, corrupt, corruption_robustness, frost_photographs
 

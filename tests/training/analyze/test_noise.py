@@ -7,7 +7,8 @@ import torch
 
 import hub
 from hub.data import DataSpec
-from hub.noise import BandNoise, centres
+from hub.noise import centres
+from hub.spectrum import BandNoise
 from tests.training.test_train import FIXTURE
 from training.analyze.noise import NoiseSettings, frequency_noise_robustness, run
 
