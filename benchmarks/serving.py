@@ -2,7 +2,10 @@
 worker, client and server on the same cores):
 
 (1) overhead: ``POST /predict`` (one 32x32 PNG, the tiny AlterNet) at concurrency 16 against a no-op BentoML
-    endpoint that accepts the same upload and returns a constant (``benchmarks/noop_service.py``);
+    endpoint that accepts the same upload and returns a constant (``benchmarks/noop_service.py``) and against the
+    plain BentoML + ONNX Runtime service a user would write for the same model
+    (``benchmarks/ort_peer_service.py``), the three servers up at once and measured in interleaved rounds; and
+    the memory of each server's process tree (ours serving the three shipped models);
 (2) compute-bound: a full-size model (``--full-model``, random weights, ONNX Runtime) through ``/predict`` at
     concurrency 16 against the in-process predictor fed the batches the server's batcher formed (decode +
     preprocess + predict; sizes from its ``howvits_model_batch_size`` histogram, each at its bucket's upper
@@ -220,6 +223,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=640, help="requests per closed-loop run")
     parser.add_argument("--full-requests", type=int, default=320, help="requests per run of (2)")
     parser.add_argument("--batch", type=int, default=16, help="images per request in (3)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of (1)")
     parser.add_argument("--only", choices=("all", "front", "compute"), default="all",
                         help="front: (1), (3), (4) and memory; compute: (2)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/serving.json"))
@@ -245,32 +249,47 @@ def run(coroutine) -> dict:
 
 
 def front(args: argparse.Namespace, images: list[bytes], report: dict) -> None:
-    """(1), (3) and (4) on the tiny model, and the memory of one and of three loaded models."""
-    process, url = start_server("benchmarks.noop_service:Noop", args.threads)
+    """(1), (3) and (4) on the tiny model, and the memory of the servers."""
+    from export.cache import cached_graph
+
+    graph, _ = cached_graph(args.model, "fp32")
+    targets = {"noop": ("benchmarks.noop_service:Noop", {}),
+               "predict": ("serving.service:Classifier", {}),
+               "plain_bentoml_ort": ("benchmarks.ort_peer_service:OrtPeer", {"HOWVITS_PEER_ONNX": str(graph)})}
+    servers = {name: start_server(target, args.threads, **env) for name, (target, env) in targets.items()}
     try:
-        noop = run(closed_loop(url, upload(images), 16, args.requests))
-    finally:
-        stop(process)
-    shipped = "alternet-tiny-cifar10,vit-tiny-cifar10,resnet-tiny-cifar10"
-    process, _ = start_server("serving.service:Classifier", args.threads, HOWVITS_MODELS=shipped)
-    three = tree_rss_mb(process)
-    stop(process)
-    process, url = start_server("serving.service:Classifier", args.threads, HOWVITS_MODELS=args.model)
-    one = tree_rss_mb(process)
-    report["memory_mb"] = {"one_model": one, "three_shipped": three, "per_extra_tiny_model": (three - one) / 2}
-    try:
-        ours = run(closed_loop(url, upload(images), 16, args.requests))
-        report["overhead"] = {"noop": noop, "predict": ours, "ratio": ours["requests_per_s"] / noop["requests_per_s"]}
+        for _, url in servers.values():  # warm every server before its memory is read
+            run(closed_loop(url, upload(images), 4, 64))
+        report["memory_mb"] = {name: tree_rss_mb(process) for name, (process, _) in servers.items()}
+        rounds: dict[str, list[dict]] = {name: [] for name in servers}
+        for _ in range(args.rounds):
+            for name, (_, url) in servers.items():
+                rounds[name].append(run(closed_loop(url, upload(images), 16, args.requests)))
+
+        def median_rate(name: str) -> float:
+            return float(np.median([r["requests_per_s"] for r in rounds[name]]))
+
+        report["overhead"] = {"rounds": rounds, "noop_per_s": median_rate("noop"),
+                              "predict_per_s": median_rate("predict"), "peer_per_s": median_rate("plain_bentoml_ort"),
+                              "ratio_to_noop": median_rate("predict") / median_rate("noop"),
+                              "ratio_to_peer": median_rate("predict") / median_rate("plain_bentoml_ort")}
+        for name in ("noop", "plain_bentoml_ort"):
+            stop(servers.pop(name)[0])
+        url = servers["predict"][1]
         predictor = load_predictor(args.model, "onnxruntime", 1)
         batch = predictor.preprocess([Image.open(io.BytesIO(d)).convert("RGB") for d in images[:args.batch]])
         report["protocols"] = {name: run(closed_loop(url, send, 4, args.requests // 4, args.batch))
                                for name, send in protocol_sends(images, batch, args.model).items()}
-        report["open_loop"] = [run(open_loop(url, upload(images), fraction * ours["requests_per_s"], 10.0))
+        report["open_loop"] = [run(open_loop(url, upload(images), fraction * median_rate("predict"), 10.0))
                                for fraction in (0.5, 0.8)]
     finally:
-        stop(process)
-    print(f"overhead: /predict {ours['requests_per_s']:.0f}/s vs no-op {noop['requests_per_s']:.0f}/s = "
-          f"{report['overhead']['ratio']:.2f}x")
+        for process, _ in servers.values():
+            stop(process)
+    overhead = report["overhead"]
+    print(f"overhead: /predict {overhead['predict_per_s']:.0f}/s vs no-op {overhead['noop_per_s']:.0f}/s = "
+          f"{overhead['ratio_to_noop']:.2f}x, vs plain BentoML + ONNX Runtime {overhead['peer_per_s']:.0f}/s = "
+          f"{overhead['ratio_to_peer']:.2f}x (medians of {args.rounds} interleaved rounds)")
+    print("memory (MB, process tree): " + ", ".join(f"{k} {v:.0f}" for k, v in report["memory_mb"].items()))
     for name, row in report["protocols"].items():
         print(f"{name}: {row['images_per_s']:.0f} img/s, p50 {row['p50_ms']:.1f} ms")
 

@@ -14,7 +14,8 @@ from export.load import load_predictor
 from export.predictor import Predictor
 
 _PIPELINE = ("ExportRequest", "ImageSource", "export_model")
-__all__ = ["BackendUnavailable", "ExportError", "ParityError", "Predictor", "load_predictor", *_PIPELINE]
+__all__ = ["BackendUnavailable", "ExportError", "ExportRequest", "ImageSource", "ParityError", "Predictor",
+           "export_model", "load_predictor"]
 
 if TYPE_CHECKING:
     from export.pipeline import ExportRequest, ImageSource, export_model

@@ -13,15 +13,15 @@ import torch
 
 from export.manifest import Manifest
 from export.onnx_export import Exporter, export_onnx
-from export.predictor import INPUT, OUTPUT
 from export.ort import ort_session
 from export.parity import GATES, Gate, enforce, measure_parity
 from export.precision import Calibration, Int8Form, quantize_int8_dynamic, quantize_int8_static, to_fp16
+from export.predictor import INPUT, OUTPUT
 from hub import UnitModel, from_pretrained
 from hub.data import DataSpec
 from hub.files import file_sha256
-from hub.transforms import eval_transform
 from hub.samples import sample_images
+from hub.transforms import eval_transform
 
 Precision = Literal["fp32", "fp16", "int8", "int8-cpu", "int8-dynamic"]
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8", "int8-cpu", "int8-dynamic")

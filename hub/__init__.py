@@ -20,7 +20,12 @@ _EXPORTS = {
     "register_model": "hub.registry", "UnitInfo": "hub.units", "UnitKind": "hub.units", "UnitModel": "hub.units",
     "count_parameters": "hub.units",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "PRESETS", "CardInfo", "HubError", "IncompatibleWeightsError", "ModelConfig", "NotAvailableError", "ParamRole",
+    "Preset", "UnitInfo", "UnitKind", "UnitModel", "UnknownModelError", "convert_official", "count_parameters",
+    "create_model", "family_examples", "from_pretrained", "is_model", "list_models", "model_family", "push_folder",
+    "push_to_hub", "register_model", "save_pretrained",
+]
 
 if TYPE_CHECKING:
     from hub.card import CardInfo

@@ -35,7 +35,7 @@ def resize_crop(image: Image.Image, config: ModelConfig) -> Image.Image:
     if target != image.size:
         image = image.resize(target, RESAMPLING[config.interpolation])
     width, height = image.size
-    top, left = int(round((height - size) / 2.0)), int(round((width - size) / 2.0))
+    top, left = round((height - size) / 2.0), round((width - size) / 2.0)
     return image.crop((left, top, left + size, top + size))
 
 

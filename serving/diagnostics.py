@@ -100,9 +100,10 @@ def diagnose(classify: Classify, config: ModelConfig, pixels: np.ndarray, *, see
     clean = probabilities(classify(normalise(pixels[None], config)))[0]
     top = int(clean.argmax())
     filtered = np.stack([frequency_filtered(pixels, FILTER_CUTOFF, keep) for keep in ("low", "high")])
+    filtered_probabilities = probabilities(classify(normalise(filtered, config)))
     shape_texture = {
         name: FilteredPrediction(FILTER_CUTOFF, top_k(p, config.labels, 1)[0], int(p.argmax()) == top, float(p[top]))
-        for name, p in zip(("low_pass", "high_pass"), probabilities(classify(normalise(filtered, config))), strict=True)}
+        for name, p in zip(("low_pass", "high_pass"), filtered_probabilities, strict=True)}
     note = "" if feature_maps is not None else "per-stage feature-map amplitudes need the torch backend"
     return ImageDiagnostics(power_spectrum(pixels, HIGH_FREQUENCY), shape_texture,
                             band_robustness(classify, config, pixels, clean, draws, strength, seed), feature_maps,

@@ -29,6 +29,7 @@ from _bentoml_sdk.io_models import IODescriptor
 from pydantic import ConfigDict
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
 from serving.bodies import check_length, limited_receive, load_json, read_body, within
@@ -136,8 +137,9 @@ class FormInput(StrictInput):
         try:
             form = await within(limits.deadline_s, bounded.form(
                 max_files=limits.max_files, max_fields=len(kinds), max_part_size=1024))
-        except HTTPException as err:  # python-multipart's framing errors and Starlette's limits
-            raise RequestError(f"the multipart body is malformed or over its limits: {err.detail}") from None
+        except (HTTPException, MultiPartException) as err:  # python-multipart's framing errors, Starlette's limits
+            detail = err.detail if isinstance(err, HTTPException) else err.message
+            raise RequestError(f"the multipart body is malformed or over its limits: {detail}") from None
         try:
             values = await cls._values(form, kinds)
         finally:

@@ -436,10 +436,14 @@ class Classifier:
         binary tensor data (``Inference-Header-Content-Length``)."""
         served = self._served(name, version)
         body = await read_body(request.receive, request.headers, SETTINGS.max_request_bytes, SETTINGS.body_timeout_s)
+        header_length = request.headers.get(oip.HEADER_LENGTH.decode())
+
+        def parse() -> oip.InferRequest:
+            header, binary = oip.split_body(body, header_length)
+            return oip.parse_infer(header, binary, served, SETTINGS.max_batch_size, SETTINGS.max_images)
+
         with served.request() as timing:
             started = time.perf_counter_ns()
-            parse = (lambda: oip.parse_infer(*oip.split_body(body, request.headers.get(
-                oip.HEADER_LENGTH.decode())), served, SETTINGS.max_batch_size, SETTINGS.max_images))
             parsed = await asyncio.to_thread(parse) if len(body) >= OFF_LOOP_BYTES else parse()
             batch = parsed.array
             if batch is None:
@@ -481,7 +485,7 @@ class Classifier:
         if not isinstance(parameters, dict) or not set(parameters) <= allowed:
             raise RequestError("load parameters (config or file overrides) are not accepted: models load from the "
                                "operator's own sources" if not allowed else
-                               f"the only parameter here is {sorted(allowed)}")
+                               f"the parameters here are {sorted(allowed)}")
         return parameters
 
     @app.post("/v2/repository/models/{name}/load", responses=ERRORS, openapi_extra={"requestBody": {"content": {
@@ -496,9 +500,10 @@ class Classifier:
         "application/json": {"schema": inline_schema(ControlRequest)}}}})
     async def unload(self, name: str, request: Request) -> dict[str, Any]:
         """Unload a model; needs repository control on and its token (the default or last model: ``force``)."""
-        force = (await self._control(request, {"force"})).get("force", False)
-        if not isinstance(force, bool):
-            raise RequestError("force must be true or false")
+        parameters = await self._control(request, {"force", "unload_dependents"})
+        force = parameters.get("force", False)
+        if not isinstance(force, bool) or not isinstance(parameters.get("unload_dependents", False), bool):
+            raise RequestError("force and unload_dependents are true or false (no model here has dependents)")
         self.models.unload(name, force)
         return {}
 

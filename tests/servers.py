@@ -32,9 +32,11 @@ def bentoml_serve(timeout: float = 240, target: str = "serving.service:Classifie
                   **env: str) -> Iterator[ServerUrl]:
     """Start ``bentoml serve target`` (the service in this checkout, or a built bento's tag run from ``cwd``)
     with ``env`` added to the environment, wait for ``/readyz``, yield its base URL (its process id is
-    ``url.pid``)."""
+    ``url.pid``). Each server gets a BentoML home of its own unless ``env`` names one: BentoML empties
+    ``$BENTOML_HOME/prometheus_multiproc_dir`` at start, which would erase a running server's metrics."""
     port = _free_port()
-    environment = dict(os.environ, OMP_NUM_THREADS="1", HOWVITS_THREADS="1", **env)
+    home = str(Path(os.environ["BENTOML_HOME"]).parent / f"bentoml-{port}")
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "HOWVITS_THREADS": "1", "BENTOML_HOME": home, **env}
     if cwd == REPO:
         environment["PYTHONPATH"] = str(REPO)
     log = open(Path(os.environ["BENTOML_HOME"]).parent / f"serve-{port}.log", "w")  # noqa: SIM115

@@ -21,8 +21,8 @@ from tqdm import tqdm
 from hub import UnitModel, create_model, save_pretrained
 from hub.data import class_balanced_subset
 from hub.files import atomic_path
-from hub.transforms import eval_transform
 from hub.pretrained import push_folder
+from hub.transforms import eval_transform
 from training.augment import batch_mixer, soft_target_cross_entropy, train_transform
 from training.checkpoint import git_commit, load_checkpoint, save_checkpoint
 from training.distributed import Distributed

@@ -9,8 +9,8 @@ import torch
 
 import hub
 from hub.catalog import load_catalog
-from hub.transforms import eval_transform
 from hub.samples import sample_images
+from hub.transforms import eval_transform
 from training.evaluate import main as evaluate
 
 SHIPPED = ["resnet-tiny-cifar10", "vit-tiny-cifar10", "alternet-tiny-cifar10"]

@@ -4,6 +4,7 @@ the real ``tritonclient`` against a real ``bentoml serve``, results equal to the
 import base64
 import json
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -43,7 +44,8 @@ def fp32_input(array: np.ndarray, binary: bool = False) -> dict:
 
 
 def test_server_metadata_health_and_the_model_list(app_client):
-    assert app_client.get("/v2").json()["extensions"] == ["binary_tensor_data", "classification", "model_repository"]
+    assert app_client.get("/v2").json()["extensions"] == ["binary_tensor_data", "classification", "model_repository",
+                                                          "model_configuration", "statistics"]
     assert app_client.get("/v2/health/live").status_code == 200
     assert app_client.get("/v2/health/ready").status_code == 200
     listed = app_client.get("/models").json()
@@ -147,7 +149,12 @@ def test_bad_requests_are_4xx_with_the_protocols_error_object(app_client, payloa
 
 def test_framing_errors_unknown_models_and_methods(app_client):
     url = "/v2/models/alternet-tiny-cifar10/infer"
-    assert "not a JSON object" in app_client.post(url, content=b"{nope").json()["error"]
+    assert "not valid JSON" in app_client.post(url, content=b"{nope").json()["error"]
+    deep = app_client.post(url, content=b"[" * 100_000 + b"]" * 100_000)
+    assert deep.status_code == 400 and "nests deeper than 32" in deep.json()["error"]
+    deep_index = app_client.post("/v2/repository/index", content=b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
+                                 headers={"content-type": "application/json"})
+    assert deep_index.status_code == 400 and "nests deeper" in deep_index.json()["error"]
     bad_length = app_client.post(url, content=b"{}", headers={"Inference-Header-Content-Length": "99"})
     assert bad_length.status_code == 400 and "does not fit" in bad_length.json()["error"]
     unknown = app_client.post("/v2/models/nope/infer", content=b"{}")
@@ -162,30 +169,50 @@ def test_framing_errors_unknown_models_and_methods(app_client):
                                            data={"model": "nope"}).json()["error"]
 
 
-def test_repository_control_is_limited_to_allowed_names_and_a_failed_load_harms_no_one(app_client):
+def test_repository_control_is_off_by_default_and_the_index_lists_what_may_be_loaded(app_client):
     index = {row["name"]: row for row in app_client.post("/v2/repository/index").json()}
     assert all(index[name]["state"] == "READY" for name in NAMES) and "alternet-cifar100" in index
-    try:
-        assert app_client.post("/v2/repository/models/vit-tiny-cifar10/unload").status_code == 200
-        assert app_client.get("/v2/models/vit-tiny-cifar10/ready").status_code == 400
-        assert app_client.get("/v2/health/ready").status_code == 503  # a configured model is missing
-        assert "vit-tiny-cifar10" not in [m["name"] for m in app_client.get("/models").json()["models"]]
-    finally:
-        assert app_client.post("/v2/repository/models/vit-tiny-cifar10/load").status_code == 200
-    assert app_client.get("/v2/models/vit-tiny-cifar10/ready").status_code == 200
-    for name in ("http:", "not-a-model", "~", "..", "%2Fetc%2Fpasswd"):
-        refused = app_client.post(f"/v2/repository/models/{name}/load")
-        assert refused.status_code in (400, 404), name  # not a route (a slash), or not an allowed name
-        assert refused.status_code == 404 or "may load" in refused.json()["error"]
-    override = app_client.post("/v2/repository/models/vit-tiny-cifar10/load",
-                               json={"parameters": {"file:1/model.onnx": "AAAA"}})
-    assert override.status_code == 400 and "not accepted" in override.json()["error"]
-    failed = app_client.post("/v2/repository/models/alternet-cifar100/load")  # offline: its weights are not here
-    assert failed.status_code == 400 and "failed to load" in failed.json()["error"]
-    rows = {row["name"]: row for row in app_client.post("/v2/repository/index").json()}
-    assert rows["alternet-cifar100"]["state"] == "UNAVAILABLE" and rows["alternet-cifar100"]["reason"]
     assert [r["name"] for r in app_client.post("/v2/repository/index", json={"ready": True}).json()] == sorted(NAMES)
+    for action in ("load", "unload"):
+        for kwargs in ({}, {"json": {}}, {"content": b"x", "headers": {"content-type": "text/plain"}},
+                       {"json": {}, "headers": {"authorization": "Bearer " + "x" * 32}}):
+            refused = app_client.post(f"/v2/repository/models/vit-tiny-cifar10/{action}", **kwargs)
+            assert refused.status_code == 403 and "HOWVITS_MODEL_CONTROL=explicit" in refused.json()["error"]
+    assert app_client.get("/v2/models/vit-tiny-cifar10/ready").status_code == 200
     assert app_client.get("/v2/health/ready").status_code == 200
+
+
+def test_statistics_and_model_configuration(app_client, predictors):
+    name = "resnet-tiny-cifar10"
+    before = app_client.get(f"/v2/models/{name}/stats").json()["model_stats"][0]
+    batch = batch_of(predictors[name])
+    assert infer(app_client, name, {"inputs": [fp32_input(batch)]}).status_code == 200
+    assert infer(app_client, name, {"inputs": [{"name": "input"}]}).status_code == 400  # counted as a failure
+    after = app_client.get(f"/v2/models/{name}/versions/1/stats").json()["model_stats"][0]
+    assert after["name"] == name and after["version"] == "1"
+    assert after["inference_count"] - before["inference_count"] == 3
+    assert after["execution_count"] - before["execution_count"] == 1
+    stats, old = after["inference_stats"], before["inference_stats"]
+    assert stats["success"]["count"] - old["success"]["count"] == 1 == stats["fail"]["count"] - old["fail"]["count"]
+    for phase in ("queue", "compute_input", "compute_infer", "compute_output"):
+        assert stats[phase]["count"] - old[phase]["count"] == 1 and stats[phase]["ns"] > old[phase]["ns"]
+    assert {b["batch_size"] for b in after["batch_stats"]} >= {3}
+    every = app_client.get("/v2/models/stats").json()["model_stats"]
+    assert [m["name"] for m in every] == list(NAMES)
+    config = app_client.get(f"/v2/models/{name}/config").json()
+    assert config["name"] == name and config["platform"] == "onnxruntime_onnx" and config["max_batch_size"] == 64
+    assert config["input"][0] == {"name": "input", "data_type": "TYPE_FP32", "format": "FORMAT_NCHW",
+                                  "dims": [3, 32, 32]}
+    assert [o["name"] for o in config["output"]] == ["logits", "probabilities"]
+    assert "dynamic_batching" in config
+
+
+def test_a_shape_with_400000_entries_is_refused_at_once(app_client):
+    started = time.perf_counter()
+    response = infer(app_client, NAMES[0], {"inputs": [{"name": "input", "datatype": "FP32",
+                                                         "shape": [1 << 30] * 400_000, "data": [0.0]}]})
+    assert response.status_code == 400 and "at most 4 dimensions" in response.json()["error"]
+    assert time.perf_counter() - started < 1
 
 
 def test_tritonclient_against_a_real_server(server, predictors):
@@ -218,6 +245,11 @@ def test_tritonclient_against_a_real_server(server, predictors):
     with pytest.raises(Exception, match="unknown model"):
         client.infer("nope", [tensor])
     assert {r["name"] for r in client.get_model_repository_index() if r.get("state") == "READY"} == set(NAMES)
+    statistics = client.get_inference_statistics(name)["model_stats"][0]
+    assert statistics["name"] == name and statistics["inference_count"] >= 2 * len(batch) + len(IMAGES)
+    assert statistics["inference_stats"]["compute_infer"]["ns"] > 0
+    assert {m["name"] for m in client.get_inference_statistics()["model_stats"]} == set(NAMES)
+    assert client.get_model_config(name)["max_batch_size"] == 64
 
     async def asynchronous() -> np.ndarray:
         async with aioclient.InferenceServerClient(server.removeprefix("http://")) as aio:

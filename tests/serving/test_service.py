@@ -101,7 +101,7 @@ def test_real_server_answers_like_the_predictor(server, reference):
 
 
 def test_the_page_runs_under_a_strict_policy_and_model_info_names_no_local_paths(app_client):
-    from serving.middleware import UI_PAGE
+    from serving.page import UI_PAGE
 
     page = app_client.get("/ui")
     policy = page.headers["content-security-policy"]
