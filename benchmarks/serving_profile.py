@@ -22,14 +22,14 @@ from serving import start_server, stop
 
 LAYERS = [  # (substring of a frame, layer); a sample counts once per layer it passes through
     ("onnxruntime", "model: ONNX Runtime session.run"), ("serving/images.py", "ours: image decode"),
-    ("torchvision", "ours: preprocessing (torchvision v2)"), ("serving/batcher.py", "ours: batcher"),
-    ("multipart_field_names", "ours: multipart field check"), ("serde.py", "BentoML: request parsing"),
-    ("pydantic", "pydantic: validation/serialisation"), ("h11", "uvicorn: HTTP parsing (h11)"),
-    ("uvicorn", "uvicorn (all)"), ("starlette", "starlette (all)"),
-    ("_bentoml_impl/server/app.py", "BentoML: endpoint"),
-    ("tempfile", "BentoML: upload temp files"),
-    ("serving/middleware.py", "ours: middleware (parse, re-encode)"), ("logging", "access logging"),
-    ("opentelemetry", "tracing"),
+    ("hub/preprocess.py", "ours: preprocessing (NumPy/Pillow)"), ("serving/batcher.py", "ours: batcher"),
+    ("serving/inputs.py", "ours: input parsing (Starlette form)"), ("formparsers", "starlette: multipart parser"),
+    ("serving/statistics.py", "ours: statistics"), ("prometheus_client", "prometheus_client (all)"),
+    ("serving/edge.py", "ours: edge middleware"), ("serde.py", "BentoML: serialisation"),
+    ("pydantic", "pydantic: validation/serialisation"), ("httptools", "uvicorn: HTTP parsing (httptools)"),
+    ("h11", "uvicorn: HTTP parsing (h11)"), ("uvicorn", "uvicorn (all)"), ("starlette", "starlette (all)"),
+    ("_bentoml_impl/server/app.py", "BentoML: endpoint"), ("tempfile", "upload temp files"),
+    ("logging", "logging"), ("opentelemetry", "tracing"), ("asyncio/threads.py", "thread hops (to_thread)"),
 ]
 
 
@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/serving_profile.txt"))
+    parser.add_argument("--keep-raw", action="store_true", help="keep py-spy's raw stacks beside the summary")
     args = parser.parse_args()
     images = [p.read_bytes() for p in sorted(SAMPLES.glob("*.png"))]
     process, url = start_server("serving.service:Classifier", args.threads, HOWVITS_MODELS="alternet-tiny-cifar10")
@@ -71,7 +72,10 @@ def main() -> None:
     lines = [f"{requests} requests at concurrency 16; {total} CPU samples of the worker (active threads only)",
              *(f"{100 * n / total:5.1f}%  {name}" for name, n in layers.most_common())]
     args.out.write_text("\n".join(lines) + "\n")
-    raw.unlink()
+    if args.keep_raw:
+        print(f"raw stacks: {raw}")
+    else:
+        raw.unlink()
     print("\n".join(lines))
 
 

@@ -32,8 +32,9 @@ def _ort_has_cuda() -> bool:
 
 
 def load_predictor(source: str | Path, backend: str = "auto", threads: int | None = None,
-                   precision: str = "fp32") -> Predictor:
-    """See the module docstring. ``threads`` defaults to all cores (pass cores / workers in a server)."""
+                   precision: str = "fp32", spinning: bool = True) -> Predictor:
+    """See the module docstring. ``threads`` defaults to all cores (pass cores / workers in a server, and
+    ``spinning=False``: ONNX Runtime's threads then leave the cores to the HTTP stack between calls)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     threads = threads or os.cpu_count() or 1
@@ -41,13 +42,13 @@ def load_predictor(source: str | Path, backend: str = "auto", threads: int | Non
     if path.suffix == ".plan":
         return _tensorrt_predictor(path, threads)
     if path.suffix == ".onnx":
-        return _onnx_file_predictor(path, backend, threads)
+        return _onnx_file_predictor(path, backend, threads, spinning)
     if backend == "auto":
-        return _auto(str(source), threads, precision)
-    return _build(str(source), backend, threads, precision)
+        return _auto(str(source), threads, precision, spinning)
+    return _build(str(source), backend, threads, precision, spinning)
 
 
-def _build(source: str, backend: str, threads: int, precision: str) -> Predictor:
+def _build(source: str, backend: str, threads: int, precision: str, spinning: bool = True) -> Predictor:
     if backend == "torch":
         from export.torch_runtime import torch_predictor
 
@@ -59,12 +60,12 @@ def _build(source: str, backend: str, threads: int, precision: str) -> Predictor
         predictor = _tensorrt_predictor(build_engine(path, precision=precision), threads)
         predictor.folder = str(local.folder)
         return predictor
-    session = ort_session(path, backend == "onnxruntime-cuda", threads)
+    session = ort_session(path, backend == "onnxruntime-cuda", threads, spinning)
     return OrtPredictor(local.config, local.label, backend, precision, session.get_providers(), threads,
                         parity=Manifest.load(path).parity, folder=str(local.folder), session=session)
 
 
-def _auto(source: str, threads: int, precision: str) -> Predictor:
+def _auto(source: str, threads: int, precision: str, spinning: bool) -> Predictor:
     notes, candidates = [], []
     try:
         import tensorrt  # noqa: F401
@@ -79,7 +80,7 @@ def _auto(source: str, threads: int, precision: str) -> Predictor:
     candidates += ["onnxruntime", "torch"]
     for backend in candidates:
         try:
-            predictor = _build(source, backend, threads, precision if backend != "torch" else "fp32")
+            predictor = _build(source, backend, threads, precision if backend != "torch" else "fp32", spinning)
         except (BackendUnavailable, ImportError) as err:
             notes.append(f"{backend} skipped: {err}")
             continue
@@ -88,19 +89,19 @@ def _auto(source: str, threads: int, precision: str) -> Predictor:
     raise BackendUnavailable("no backend could run: " + "; ".join(notes))
 
 
-def _onnx_file_predictor(path: Path, backend: str, threads: int) -> Predictor:
+def _onnx_file_predictor(path: Path, backend: str, threads: int, spinning: bool) -> Predictor:
     manifest = Manifest.load(path)
     if backend not in ("auto", "onnxruntime", "onnxruntime-cuda"):
         raise ValueError(f"an .onnx file runs on onnxruntime or onnxruntime-cuda, not {backend!r}")
     cuda = backend == "onnxruntime-cuda" or (backend == "auto" and _ort_has_cuda())
     notes = []
     try:
-        session = ort_session(path, cuda, threads)
+        session = ort_session(path, cuda, threads, spinning)
     except BackendUnavailable as err:
         if backend != "auto":
             raise
         notes.append(f"onnxruntime-cuda skipped: {err}")
-        session, cuda = ort_session(path, False, threads), False
+        session, cuda = ort_session(path, False, threads, spinning), False
     chosen = "onnxruntime-cuda" if cuda else "onnxruntime"
     return OrtPredictor(manifest.model_config, manifest.source, chosen, manifest.precision, session.get_providers(),
                         threads, notes, manifest.parity, session=session)

@@ -8,9 +8,12 @@ from typing import Any
 from export.errors import BackendUnavailable
 
 
-def ort_session(path: Path, cuda: bool = False, threads: int = 1) -> Any:
+def ort_session(path: Path, cuda: bool = False, threads: int = 1, spinning: bool = True) -> Any:
     """An ONNX Runtime session with ``threads`` intra-op threads; with ``cuda`` the CUDA provider must really be
-    the one in use (ONNX Runtime falls back to the CPU silently, so that is checked and refused)."""
+    the one in use (ONNX Runtime falls back to the CPU silently, so that is checked and refused).
+
+    ``spinning=False`` stops the intra-op threads from busy-waiting between calls: what a server wants, whose
+    HTTP stack needs the same cores between model calls; a benchmark of the model alone keeps it on."""
     try:
         import onnxruntime as ort
     except ImportError as err:
@@ -18,6 +21,8 @@ def ort_session(path: Path, cuda: bool = False, threads: int = 1) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
     if cuda and "CUDAExecutionProvider" not in ort.get_available_providers():
         raise BackendUnavailable("onnxruntime-cuda: this onnxruntime build has no CUDA provider "

@@ -30,11 +30,13 @@ def resized_size(width: int, height: int, short_side: int) -> tuple[int, int]:
 def resize_crop(image: Image.Image, config: ModelConfig) -> Image.Image:
     """The RGB image resized to ``size / crop_pct`` on its shorter side and centre-cropped to ``size``."""
     size = config.input_size[-1]
-    image = image.convert("RGB")
+    image = image if image.mode == "RGB" else image.convert("RGB")
     target = resized_size(*image.size, int(size / config.crop_pct))
     if target != image.size:
         image = image.resize(target, RESAMPLING[config.interpolation])
     width, height = image.size
+    if (width, height) == (size, size):
+        return image
     top, left = round((height - size) / 2.0), round((width - size) / 2.0)
     return image.crop((left, top, left + size, top + size))
 

@@ -91,7 +91,7 @@ def decode_image(data: bytes, max_bytes: int, max_pixels: int, draft_size: int |
                     image.draft("RGB", (draft_size, draft_size))
             image.load()
             fmt, mode = str(image.format), image.mode
-            image = ImageOps.exif_transpose(image)
+            ImageOps.exif_transpose(image, in_place=True)
     except ImageError:
         raise
     except UnidentifiedImageError as err:

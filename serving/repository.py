@@ -131,7 +131,7 @@ class LoadOptions:
 def load_model(name: str, source: str, options: LoadOptions) -> ServedModel:
     """Build the predictor, warm it up at batch 1 and at the largest batch the samples make (so the first
     request does not pay for allocation), and give it its statistics and batcher."""
-    predictor = load_predictor(source, options.backend, options.threads, options.precision)
+    predictor = load_predictor(source, options.backend, options.threads, options.precision, spinning=False)
     revision = (predictor.config.weights_sha256 or "unknown")[:12]
     if "@" in predictor.source:
         revision = predictor.source.rsplit("@", 1)[1][:12]

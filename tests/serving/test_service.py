@@ -116,3 +116,17 @@ def test_the_page_runs_under_a_strict_policy_and_model_info_names_no_local_paths
 def test_decoder_messages_are_our_own(app_client):
     response = app_client.post("/predict", files=files(CAT[: len(CAT) // 2]))
     assert response.status_code == 400 and response.json() == {"error": "the image is corrupt or truncated"}
+
+
+def test_no_process_of_an_onnx_runtime_server_loads_torch(server):
+    import psutil
+
+    root = psutil.Process(server.pid)
+    processes = [root, *root.children(recursive=True)]
+    mapped = {p.pid: {m.path.rsplit("/", 1)[-1] for m in p.memory_maps()} for p in processes}
+    assert len(processes) >= 2  # BentoML's arbiter and a worker
+    assert any(any("onnxruntime" in name for name in names) for names in mapped.values())
+    assert not any("libtorch" in name for names in mapped.values() for name in names), mapped
+    megabytes = sum(p.memory_info().rss for p in processes) / 2**20
+    print(f"server process tree: {megabytes:.0f} MB RSS")
+    assert megabytes < 600
