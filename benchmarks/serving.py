@@ -229,8 +229,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/serving.json"))
     args = parser.parse_args()
     images = [path.read_bytes() for path in sorted(SAMPLES.glob("*.png"))]
-    report: dict = {"model": args.model, "full_model": args.full_model, "threads": args.threads,
-                    "cores": os.cpu_count()}
+    kept = json.loads(args.out.read_text()) if args.only != "all" and args.out.is_file() else {}
+    report: dict = {**kept, "model": args.model, "full_model": args.full_model, "threads": args.threads,
+                    "cores": os.cpu_count()}  # a partial run keeps the other parts' last results
 
     if args.only in ("all", "front"):
         front(args, images, report)
@@ -248,6 +249,20 @@ def run(coroutine) -> dict:
     return result
 
 
+def model_cost(predictor, batch: np.ndarray, calls: int = 50) -> dict[str, float]:
+    """The model alone, in-process on one thread: milliseconds per image at batch 1 and at the batch given
+    (what a request to the service cannot cost less than)."""
+    cost = {}
+    for size in (1, len(batch)):
+        for _ in range(5):
+            predictor.predict(batch[:size])
+        tic = time.perf_counter()
+        for _ in range(calls):
+            predictor.predict(batch[:size])
+        cost[f"batch_{size}"] = 1000 * (time.perf_counter() - tic) / calls / size
+    return cost
+
+
 def front(args: argparse.Namespace, images: list[bytes], report: dict) -> None:
     """(1), (3) and (4) on the tiny model, and the memory of the servers."""
     from export.cache import cached_graph
@@ -260,7 +275,8 @@ def front(args: argparse.Namespace, images: list[bytes], report: dict) -> None:
     try:
         for _, url in servers.values():  # warm every server before its memory is read
             run(closed_loop(url, upload(images), 4, 64))
-        report["memory_mb"] = {name: tree_rss_mb(process) for name, (process, _) in servers.items()}
+        report["memory_mb"] = {**report.get("memory_mb", {}),
+                               **{name: tree_rss_mb(process) for name, (process, _) in servers.items()}}
         rounds: dict[str, list[dict]] = {name: [] for name in servers}
         for _ in range(args.rounds):
             for name, (_, url) in servers.items():
@@ -278,6 +294,7 @@ def front(args: argparse.Namespace, images: list[bytes], report: dict) -> None:
         url = servers["predict"][1]
         predictor = load_predictor(args.model, "onnxruntime", 1)
         batch = predictor.preprocess([Image.open(io.BytesIO(d)).convert("RGB") for d in images[:args.batch]])
+        report["model_ms_per_image"] = model_cost(predictor, batch)
         report["protocols"] = {name: run(closed_loop(url, send, 4, args.requests // 4, args.batch))
                                for name, send in protocol_sends(images, batch, args.model).items()}
         report["open_loop"] = [run(open_loop(url, upload(images), fraction * median_rate("predict"), 10.0))
@@ -290,6 +307,8 @@ def front(args: argparse.Namespace, images: list[bytes], report: dict) -> None:
           f"{overhead['ratio_to_noop']:.2f}x, vs plain BentoML + ONNX Runtime {overhead['peer_per_s']:.0f}/s = "
           f"{overhead['ratio_to_peer']:.2f}x (medians of {args.rounds} interleaved rounds)")
     print("memory (MB, process tree): " + ", ".join(f"{k} {v:.0f}" for k, v in report["memory_mb"].items()))
+    print("the model alone (ms per image, one thread): " + ", ".join(
+        f"{k} {v:.2f}" for k, v in report["model_ms_per_image"].items()))
     for name, row in report["protocols"].items():
         print(f"{name}: {row['images_per_s']:.0f} img/s, p50 {row['p50_ms']:.1f} ms")
 
