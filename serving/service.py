@@ -198,7 +198,8 @@ def _version() -> str:
         return "0+unknown"
 
 
-@bentoml.service(name="howvits", workers=SETTINGS.workers, traffic={"timeout": 120, "max_concurrency": 512},
+@bentoml.service(name="howvits", workers=SETTINGS.workers,
+                 traffic={"timeout": SETTINGS.timeout_s, "max_concurrency": 512},
                  metrics={"enabled": False})  # per-path metrics would grow with every unknown path: serving.edge
 @bentoml.asgi_app(app, path="/")
 class Classifier:

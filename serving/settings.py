@@ -47,6 +47,10 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = 10 * 1024 * 1024
     """One image (or one request's tensors) at most; a request's framing may add ``max_framing_bytes``."""
     max_framing_bytes: int = 1 << 20
+    timeout_s: float = 120.0
+    """A request not answered within this is a 504 (BentoML's traffic timeout). BentoML 1.4 also keeps each
+    request's context (about 5 KB) alive this long (its timeout timer is never cancelled), so a server under
+    sustained load holds rate x timeout_s of them before its memory levels off."""
     body_timeout_s: float = 60.0
     """A request body must arrive within this (a client trickling bytes holds nothing longer)."""
     max_pixels: int = 40_000_000
