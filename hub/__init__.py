@@ -2,7 +2,7 @@
 
 The names below load on first use (PEP 562), so that ``hub.config``, ``hub.catalog``, ``hub.sources``,
 ``hub.preprocess`` and ``hub.spectrum`` import without torch (the service's ONNX Runtime worker uses only
-those); the first model-facing name imports :mod:`hub.models`, which registers every family.
+those); the registry imports :mod:`hub.models`, which registers every family, on its first lookup.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'hub' has no attribute {name!r}")
-    importlib.import_module("hub.models")
     value = getattr(importlib.import_module(_EXPORTS[name]), name)
     globals()[name] = value
     return value

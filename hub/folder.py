@@ -11,7 +11,6 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-import hub.models  # noqa: F401  (registers every family)
 from hub.card import CardInfo, render_card
 from hub.errors import HubError, IncompatibleWeightsError
 from hub.files import atomic_path, file_sha256

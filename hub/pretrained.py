@@ -10,7 +10,6 @@ import huggingface_hub
 from huggingface_hub import constants
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
-import hub.models  # noqa: F401  (registers every family)
 from hub.card import CardInfo
 from hub.errors import HubError, UnknownModelError
 from hub.folder import CARD_FILE, CONFIG_FILE, WEIGHTS_FILE, load_folder, save_pretrained

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -49,6 +50,14 @@ class ModelEntry:
 _MODELS: dict[str, ModelEntry] = {}
 
 
+def _registered() -> dict[str, ModelEntry]:
+    """The registry with this package's families in it: the first lookup imports :mod:`hub.models`, whose
+    modules register themselves (a plugin import by name, so that ``import hub`` and the torch-free modules
+    beside this one stay light)."""
+    importlib.import_module("hub.models")
+    return _MODELS
+
+
 @overload
 def register_model(fn: ModelFn) -> ModelFn: ...
 
@@ -78,11 +87,11 @@ def register_model(fn: ModelFn | None = None, *, example: bool = False,
 
 def list_models(pattern: str = "*", family: str | None = None) -> list[str]:
     """Registered names matching a shell-style ``pattern``, optionally restricted to one family."""
-    return sorted(n for n, e in _MODELS.items() if fnmatch.fnmatch(n, pattern) and family in (None, e.family))
+    return sorted(n for n, e in _registered().items() if fnmatch.fnmatch(n, pattern) and family in (None, e.family))
 
 
 def model_entry(name: str) -> ModelEntry:
-    if name not in _MODELS:
+    if name not in _registered():
         close = difflib.get_close_matches(name, _MODELS, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else "; see hub.list_models()"
         raise KeyError(f"unknown architecture {name!r}{hint}")
@@ -94,13 +103,13 @@ def model_family(name: str) -> str:
 
 
 def is_model(name: str) -> bool:
-    return name in _MODELS
+    return name in _registered()
 
 
 def family_examples() -> dict[str, str]:
     """Every registered family and its example variant (the marked one, else the first registered)."""
     examples: dict[str, str] = {}
-    for entry in _MODELS.values():
+    for entry in _registered().values():
         if entry.example or entry.family not in examples:
             examples[entry.family] = entry.name
     return dict(sorted(examples.items()))

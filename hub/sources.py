@@ -7,6 +7,7 @@ the model from what this finds, and the service's ONNX Runtime worker uses it to
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
 import re
@@ -79,8 +80,6 @@ def resolve(name: str, revision: str | None = None) -> Source:
         return Source(name, repo_id=match["repo"], revision=rev or revision)
     if os.sep in name:
         raise UnknownModelError(f"no folder {str(path)!r}, and {name!r} is not a Hub repo id (org/name[@revision])")
-    import difflib
-
     close = difflib.get_close_matches(name, list(catalog), n=3, cutoff=0.4)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise UnknownModelError(

@@ -35,8 +35,6 @@ PLATFORMS = {"onnxruntime": "onnxruntime_onnx", "onnxruntime-cuda": "onnxruntime
              "torch": "pytorch_libtorch"}
 HEADER_LENGTH = b"inference-header-content-length"
 OUTPUTS = ("logits", "probabilities")
-MAX_JSON_BYTES = 64 << 20
-"""JSON numbers of a full batch (64 x 3 x 32 x 32 floats) are ~5 MB; larger images need binary."""
 
 # -- requests ------------------------------------------------------------------------------------------------
 
@@ -86,9 +84,6 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict, bytes]:
         head, binary = body[:cut], body[cut:]
     else:
         head, binary = body, b""
-    if len(head) > MAX_JSON_BYTES:
-        raise _fail(f"the JSON part exceeds {MAX_JSON_BYTES:,} bytes: send tensors as binary data",
-                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
     try:
         header = parse_json(head, "the request's JSON part")
     except RequestError as err:

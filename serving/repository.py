@@ -21,6 +21,8 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from export import load_predictor
 from export.errors import BackendUnavailable, ExportError, ParityError
 from export.predictor import Predictor
@@ -110,7 +112,7 @@ class ServedModel:
             raise
         self.stats.finished(timing, ok=True)
 
-    async def infer(self, batch, timing: RequestTiming):
+    async def infer(self, batch: np.ndarray, timing: RequestTiming) -> np.ndarray:
         """Logits for this request's batch, merged with concurrent requests' when batching is on."""
         if self.batcher is not None:
             return await self.batcher(batch, timing)

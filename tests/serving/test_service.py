@@ -130,3 +130,15 @@ def test_no_process_of_an_onnx_runtime_server_loads_torch(server):
     megabytes = sum(p.memory_info().rss for p in processes) / 2**20
     print(f"server process tree: {megabytes:.0f} MB RSS")
     assert megabytes < 600
+
+
+def test_bentomls_own_client_calls_the_typed_endpoints(server, reference):
+    import bentoml
+
+    with bentoml.SyncHTTPClient(server, timeout=60) as client:
+        prediction = client.predict(image=SAMPLES / "cat_1.png", top_k=3, model="alternet-tiny-cifar10")
+        batch = client.predict_batch(images=[SAMPLES / "dog_1.png", SAMPLES / "ship_2.png"], top_k=1)
+        diagnosis = client.diagnose(image=SAMPLES / "cat_1.png", seed=2, draws=4)
+    labels, _ = expected_top(reference, CAT, 3)
+    assert [p["label"] for p in prediction["top_k"]] == labels
+    assert len(batch["predictions"]) == 2 and diagnosis["diagnostics"]["seed"] == 2
