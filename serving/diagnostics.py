@@ -74,8 +74,8 @@ class ImageDiagnostics:
     spectrum: PowerSpectrum
     shape_vs_texture: dict[str, FilteredPrediction]
     band_noise: dict[str, BandRobustness]
-    feature_maps: list[StageAmplitude] | None
-    """Per stage, with the torch backend (None with the others: see ``feature_maps_note``)."""
+    feature_maps: list[StageAmplitude]
+    """Per stage, with the torch backend (empty with the others: see ``feature_maps_note``)."""
     feature_maps_note: str
     seed: int
 
@@ -106,8 +106,8 @@ def diagnose(classify: Classify, config: ModelConfig, pixels: np.ndarray, *, see
         for name, p in zip(("low_pass", "high_pass"), filtered_probabilities, strict=True)}
     note = "" if feature_maps is not None else "per-stage feature-map amplitudes need the torch backend"
     return ImageDiagnostics(power_spectrum(pixels, HIGH_FREQUENCY), shape_texture,
-                            band_robustness(classify, config, pixels, clean, draws, strength, seed), feature_maps,
-                            note, seed)
+                            band_robustness(classify, config, pixels, clean, draws, strength, seed),
+                            feature_maps or [], note, seed)
 
 
 def figure_png(result: ImageDiagnostics, prediction: list[ClassScore], title: str) -> str:
