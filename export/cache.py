@@ -49,9 +49,17 @@ def cached_onnx(model: UnitModel, precision: str) -> Path:
 
 def cached_graph(source: str, precision: str) -> tuple[Path, LocalModel]:
     """The cached graph of a short name, folder or Hub repo and the model folder it came from, without torch;
-    on a miss it is exported in a child process (``python -m export cache``)."""
+    on a miss it is exported in a child process (``python -m export cache``), or here when this process has
+    imported torch already (there is nothing left to keep out of it)."""
     local = local_model(source)
     if local is None or not is_fresh(graph_path(local.config, precision), local.config.weights_sha256):
+        if "torch" in sys.modules:
+            from hub import from_pretrained
+
+            path = cached_onnx(from_pretrained(source), precision)
+            local = local_model(source)
+            assert local is not None
+            return path, local
         command = [sys.executable, "-m", "export", "cache", source, "--precision", precision]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
