@@ -49,7 +49,7 @@ class ServiceSettings(BaseSettings):
     max_framing_bytes: int = 1 << 20
     timeout_s: float = 120.0
     """A request not answered within this is a 504 (BentoML's traffic timeout). BentoML 1.4 also keeps each
-    request's context (about 5 KB) alive this long (its timeout timer is never cancelled), so a server under
+    request's context (a few kilobytes) alive this long (its timeout timer is never cancelled), so a server under
     sustained load holds rate x timeout_s of them before its memory levels off."""
     body_timeout_s: float = 60.0
     """A request body must arrive within this (a client trickling bytes holds nothing longer)."""
