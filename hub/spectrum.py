@@ -51,7 +51,8 @@ def radial_average(values: np.ndarray, bins: int | None = None) -> tuple[np.ndar
     counts = np.bincount(index[inside], minlength=bins + 1).astype(np.float64)
     means = sums / np.maximum(counts, 1)
     means[counts == 0] = np.nan
-    return np.arange(bins + 1, dtype=np.float64) / bins, means
+    with np.errstate(invalid="ignore"):  # a 1 x 1 map has no rings: its one radius is NaN, as the mean of none
+        return np.arange(bins + 1, dtype=np.float64) / bins, means
 
 
 @dataclass(frozen=True)
