@@ -1,6 +1,7 @@
-"""Property-based fuzzing of the real service from its own OpenAPI schema (``/docs.json``) with schemathesis:
-no 5xx, and every response that the schema describes matches it. Bounded in examples per operation (the
-operations are driven from here rather than through schemathesis's pytest plugin)."""
+"""Property-based fuzzing of the real service from its own OpenAPI schema (``/docs.json``: the typed endpoints
+and the mounted ``/v2`` routes) with schemathesis: no 5xx, and every response that the schema describes matches
+it. Bounded in examples per operation (the operations are driven from here rather than through schemathesis's
+pytest plugin)."""
 
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
@@ -30,4 +31,6 @@ def test_generated_requests_get_no_5xx_and_conform_to_the_schema(api_schema, ser
         exercise(operation, server, statuses)()
         tried[operation.label] = sorted(set(statuses))
     print(f"schemathesis: {tried}")
-    assert {"POST /predict", "POST /predict_batch", "POST /diagnose", "POST /logits"} <= set(tried)
+    assert {"POST /predict", "POST /predict_batch", "POST /diagnose", "POST /logits", "GET /models",
+            "POST /v2/models/{name}/infer", "GET /v2/models/{name}/stats", "POST /v2/repository/index",
+            "POST /v2/repository/models/{name}/unload"} <= set(tried)
