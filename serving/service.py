@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from http import HTTPStatus
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -33,6 +34,7 @@ from bentoml.validators import DType, Shape
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from PIL import Image
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
@@ -241,23 +243,25 @@ class Classifier:
             raise RequestError(f"top_k must be between 1 and {len(served.labels)} (the model's classes), got {top}")
         return served
 
-    def _decoded(self, served: ServedModel, files: list[bytes]) -> tuple[list, list[ImageInfo]]:
-        """Decode one image at a time under one pixel budget for the whole request; in a worker thread."""
-        budget, images, infos = SETTINGS.max_pixels, [], []
+    def _images(self, served: ServedModel, files: list[bytes]) -> Iterator[tuple[Image.Image, ImageInfo]]:
+        """Decode one image at a time (one decoded image in memory) under one pixel budget for the whole
+        request; in a worker thread."""
+        budget = SETTINGS.max_pixels
         for i, data in enumerate(files):
             try:
                 decoded = decode_image(data, SETTINGS.max_body_bytes, budget, served.decode_size)
             except RequestError as err:
                 raise RequestError(f"image {i}: {err}" if len(files) > 1 else str(err), err.status) from None
             budget -= decoded.pixels
-            images.append(decoded.image)
-            infos.append(ImageInfo(width=decoded.size[0], height=decoded.size[1], format=decoded.format,
-                                   mode=decoded.mode))
-        return images, infos
+            yield decoded.image, ImageInfo(width=decoded.size[0], height=decoded.size[1], format=decoded.format,
+                                           mode=decoded.mode)
 
     def _batch(self, served: ServedModel, files: list[bytes]) -> tuple[np.ndarray, list[ImageInfo]]:
-        images, infos = self._decoded(served, files)
-        return served.predictor.preprocess(images), infos
+        rows, infos = [], []
+        for image, info in self._images(served, files):
+            rows.append(served.predictor.preprocess([image]))
+            infos.append(info)
+        return np.concatenate(rows), infos
 
     async def _classify(self, served: ServedModel, files: list[bytes], k: int) -> list[Prediction]:
         with served.request() as timing:
@@ -323,16 +327,15 @@ class Classifier:
     def _diagnosis(self, served: ServedModel, data: bytes, k: int, figure: bool,
                    **options: Any) -> tuple[ImageDiagnostics, Prediction, str]:
         """Decode, diagnose and draw, in a worker thread."""
-        images, infos = self._decoded(served, [data])
-        pixels = pixel_batch(images, served.config)
+        image, info = next(self._images(served, [data]))
+        pixels = pixel_batch([image], served.config)
         feature_maps = None
         if served.torch_model is not None:
             from serving.feature_maps import stage_amplitudes
 
             feature_maps = stage_amplitudes(served.torch_model, normalise(pixels, served.config))
         result = diagnose(served.predictor.predict, served.config, pixels[0], feature_maps=feature_maps, **options)
-        prediction = self._prediction(served, served.predictor.predict(served.predictor.preprocess(images))[0],
-                                      infos[0], k)
+        prediction = self._prediction(served, served.predictor.predict(normalise(pixels, served.config))[0], info, k)
         scores = [ClassScore(p.label, p.index, p.probability) for p in prediction.top_k]
         png = figure_png(result, scores, f"{served.name}: diagnostics") if figure else ""
         return result, prediction, png
