@@ -18,13 +18,14 @@ _EXPORTS = {
     "push_to_hub": "hub.pretrained", "create_model": "hub.registry", "family_examples": "hub.registry",
     "is_model": "hub.registry", "list_models": "hub.registry", "model_family": "hub.registry",
     "register_model": "hub.registry", "UnitInfo": "hub.units", "UnitKind": "hub.units", "UnitModel": "hub.units",
+    "UnitIntrospection": "hub.units",
     "count_parameters": "hub.units",
 }
 __all__ = [
     "PRESETS", "CardInfo", "HubError", "IncompatibleWeightsError", "ModelConfig", "NotAvailableError", "ParamRole",
-    "Preset", "UnitInfo", "UnitKind", "UnitModel", "UnknownModelError", "convert_official", "count_parameters",
-    "create_model", "family_examples", "from_pretrained", "is_model", "list_models", "model_family", "push_folder",
-    "push_to_hub", "register_model", "save_pretrained",
+    "Preset", "UnitInfo", "UnitIntrospection", "UnitKind", "UnitModel", "UnknownModelError", "convert_official",
+    "count_parameters", "create_model", "family_examples", "from_pretrained", "is_model", "list_models",
+    "model_family", "push_folder", "push_to_hub", "register_model", "save_pretrained",
 ]
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from hub.official import convert_official
     from hub.pretrained import from_pretrained, push_folder, push_to_hub
     from hub.registry import create_model, family_examples, is_model, list_models, model_family, register_model
-    from hub.units import UnitInfo, UnitKind, UnitModel, count_parameters
+    from hub.units import UnitInfo, UnitIntrospection, UnitKind, UnitModel, count_parameters
 
 
 def __getattr__(name: str) -> Any:

@@ -3,8 +3,10 @@
 A unit is one step an analysis can look at: the stem, each residual unit (a Conv block, an MSA or MLP
 sub-block), a pooling/merging step, and the head. Models are written as ``UnitModel(units)`` so that
 ``forward`` is literally the chain, which gives analyses (Fourier spectra, variance, lesion, CKA) one
-generic entry point with no per-family code: ``forward_intermediates`` returns every unit's output as an
-NCHW map, whatever the unit's own layout.
+generic entry point with no per-family code: ``unit_outputs`` returns every unit's output as an NCHW map,
+whatever the unit's own layout. A model that is not written this way (a timm or torchvision network, one's
+own) gets the same interface from a description of its units (:mod:`hub.describe`); the analyses take either
+through :class:`UnitIntrospection`.
 
 The unit contract, for the author of a new family (one module in ``hub/models/``):
 
@@ -24,12 +26,12 @@ The unit contract, for the author of a new family (one module in ``hub/models/``
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from torch import Tensor, nn
 
@@ -57,6 +59,7 @@ class MapLayout:
 
     kind: str = "nchw"
     grid: tuple[int, int] | None = None
+    """The token grid; ``None``: square, from the number of tokens (a model that takes several input sizes)."""
     prefix: int = 0
 
     def to_map(self, y: Tensor) -> Tensor:
@@ -65,14 +68,20 @@ class MapLayout:
         if self.kind == "nhwc":
             return y.permute(0, 3, 1, 2)
         if self.kind == "tokens":
-            assert self.grid is not None, "a token layout needs its grid"
-            h, w = self.grid
             tokens = y[:, self.prefix :]
+            h, w = self.grid or _square(tokens.shape[1])
             return tokens.transpose(1, 2).reshape(y.shape[0], y.shape[-1], h, w)
         raise ValueError(f"unknown layout {self.kind!r}")
 
 
 NCHW = MapLayout()
+
+
+def _square(n: int) -> tuple[int, int]:
+    side = round(n**0.5)
+    if side * side != n:
+        raise ValueError(f"{n} tokens are not a square grid: give the layout its grid")
+    return side, side
 
 
 class Unit(nn.Module):
@@ -182,6 +191,26 @@ class UnitInfo:
     residual: bool
 
 
+@runtime_checkable
+class UnitIntrospection(Protocol):
+    """What the analyses, the report and the service's diagnostics need from a model: a
+    :class:`UnitModel`, or any module wrapped with a description of its units (:class:`hub.describe.DescribedModel`).
+    """
+
+    config: ModelConfig
+    source: str
+    folder: Path | None
+
+    def __call__(self, x: Tensor) -> Tensor: ...
+
+    def unit_infos(self) -> list[UnitInfo]: ...
+
+    def unit_outputs(self, x: Tensor, indices: Sequence[int] | None = None,
+                     include_head: bool = False) -> dict[str, Tensor]: ...
+
+    def lesioned(self, index: int) -> AbstractContextManager[None]: ...
+
+
 class UnitModel(nn.Module):
     """A classifier written as a chain of units; the head is the last unit."""
 
@@ -202,8 +231,8 @@ class UnitModel(nn.Module):
             x = unit(x)
         return x
 
-    def forward_intermediates(self, x: Tensor, indices: Sequence[int] | None = None,
-                              include_head: bool = False) -> dict[str, Tensor]:
+    def unit_outputs(self, x: Tensor, indices: Sequence[int] | None = None,
+                     include_head: bool = False) -> dict[str, Tensor]:
         """Unit outputs in order as NCHW maps (tokens reshaped, CLS dropped), keyed by unit name.
 
         ``indices`` picks units by position (default: every unit but the head); the chain stops after the
@@ -220,13 +249,6 @@ class UnitModel(nn.Module):
             if info.index in wanted:
                 out[info.name] = x if unit.kind is UnitKind.HEAD else unit.layout.to_map(x)
         return out
-
-    def forward_features(self, x: Tensor, include_head: bool = False) -> dict[str, Tensor]:
-        """Deprecated alias of :meth:`forward_intermediates` (one release)."""
-        warnings.warn("UnitModel.forward_features is deprecated and will return the final feature map as in "
-                      "timm in the next release; use forward_intermediates for every unit's output",
-                      DeprecationWarning, stacklevel=2)
-        return self.forward_intermediates(x, include_head=include_head)
 
     def no_weight_decay(self) -> set[str]:
         """Names of parameters declared as position embeddings, tables or tokens (timm's method name)."""

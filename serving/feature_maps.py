@@ -6,18 +6,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hub import UnitModel
+from hub import UnitIntrospection
 from hub.frequency import DeltaLogAmplitude, log_amplitude
 from serving.diagnostics import StageAmplitude
 
 
 @torch.no_grad()
-def stage_amplitudes(model: UnitModel, batch: np.ndarray) -> list[StageAmplitude]:
+def stage_amplitudes(model: UnitIntrospection, batch: np.ndarray) -> list[StageAmplitude]:
     """The delta log amplitude at the highest frequency of the last unit's map of each stage, for a normalised
     ``(1, 3, H, W)`` batch."""
     last_of_stage = {info.stage: info for info in model.unit_infos()[:-1]}
-    maps = model.eval().forward_intermediates(torch.from_numpy(batch),
-                                              indices=[info.index for info in last_of_stage.values()])
+    maps = model.eval().unit_outputs(torch.from_numpy(batch), indices=[info.index for info in last_of_stage.values()])
     return [StageAmplitude(stage, info.name, info.kind.value, info.depth,
                            DeltaLogAmplitude.of(log_amplitude(maps[info.name])).at("nyquist"))
             for stage, info in sorted(last_of_stage.items())]

@@ -85,7 +85,7 @@ def test_a_family_in_one_module_works_everywhere(toynet, tmp_path):
     torch.manual_seed(0)
     model = hub.create_model("toynet_small", num_classes=10)
     x = torch.randn(2, 3, 32, 32)
-    maps = model.eval().forward_intermediates(x)
+    maps = model.eval().unit_outputs(x)
     assert list(maps) == ["stem", "s1.0.conv", "s1.1.mlp", "s1.2.pool"] and maps["s1.2.pool"].shape == (2, 8, 16, 16)
     with torch.no_grad(), model.lesioned(1):
         assert not torch.equal(model(x), hub.create_model("toynet_small", num_classes=10).eval()(x))

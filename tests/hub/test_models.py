@@ -18,11 +18,11 @@ def check_model(name: str, preset: str, batch: int = 2) -> None:
     x = torch.randn(batch, 3, size, size)
     with torch.no_grad():
         logits = model(x)
-        features = model.forward_intermediates(x, include_head=True)
+        features = model.unit_outputs(x, include_head=True)
     assert logits.shape == (batch, model.config.num_classes)
     assert torch.isfinite(logits).all()
     infos = model.unit_infos()
-    assert list(features) == [i.name for i in infos], "forward_intermediates must return every unit, in order"
+    assert list(features) == [i.name for i in infos], "unit_outputs must return every unit, in order"
     assert torch.equal(features["head"], logits)
     for info in infos[:-1]:
         fmap = features[info.name]
@@ -109,7 +109,7 @@ def test_unit_kinds_of_each_family():
 def test_token_maps_drop_the_cls_token_and_keep_the_grid():
     model = create_model("pit_ti").eval()
     with torch.no_grad():
-        maps = model.forward_intermediates(torch.randn(1, 3, 32, 32))
+        maps = model.unit_outputs(torch.randn(1, 3, 32, 32))
     pools = [tuple(m.shape[-2:]) for name, m in maps.items() if name.endswith("pool")]
     assert tuple(maps["stem"].shape[-2:]) == (31, 31) and pools == [(16, 16), (8, 8)]
     assert maps["s3.0.msa"].shape[1:] == (256, 8, 8)
@@ -206,16 +206,14 @@ def test_position_parameters_and_tokens_are_declared_by_their_modules():
     assert create_model("resnet_tiny").no_weight_decay() == set()
 
 
-def test_forward_intermediates_picks_units_and_stops_early(images):
+def test_unit_outputs_picks_units_and_stops_early(images):
     model = create_model("resnet_tiny").eval()
     with torch.no_grad():
-        every = model.forward_intermediates(images)
-        some = model.forward_intermediates(images, indices=[1, 3])
-        with pytest.warns(DeprecationWarning, match="forward_intermediates"):
-            old = model.forward_features(images)
+        every = model.unit_outputs(images)
+        some = model.unit_outputs(images, indices=[1, 3])
     names = [i.name for i in model.unit_infos()]
     assert list(some) == [names[1], names[3]] and torch.equal(some[names[3]], every[names[3]])
-    assert list(old) == list(every) and "head" not in every
+    assert "head" not in every and not hasattr(model, "forward_features")
 
 
 def test_models_declare_their_provenance_attributes():

@@ -2,6 +2,7 @@
 :mod:`training.analyze.registry` lists them for the command line and the report, and
 :mod:`training.analyze.plots` draws them.
 
-Every analysis works on any registered model through the unit introspection API (``forward_intermediates``,
-``unit_infos``, ``lesioned``) with no per-family code.
+Every analysis works on any model with the unit introspection API (``unit_outputs``,
+``unit_infos``, ``lesioned``; :class:`hub.UnitIntrospection`) with no per-family code: a registered
+architecture, or any module with a description of its units (:mod:`hub.describe`).
 """

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from hub import UnitInfo, UnitModel
+from hub import UnitInfo, UnitIntrospection
 from hub.data import DataSpec
 from training.analyze.inputs import NoSettings, Runtime, images_for
 from training.analyze.statistics import Estimate, bootstrap
@@ -67,7 +67,8 @@ def cka_from_hsic(hsic: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def batch_hsic(model: UnitModel, loader, device: str = "cpu", progress: bool = True) -> tuple[list[str], Tensor]:
+def batch_hsic(model: UnitIntrospection, loader, device: str = "cpu",
+               progress: bool = True) -> tuple[list[str], Tensor]:
     """Unit names and the ``(batches, U, U)`` unbiased HSIC of every batch of at least 4 images."""
     model.eval().to(device)
     per_batch = []
@@ -75,7 +76,7 @@ def batch_hsic(model: UnitModel, loader, device: str = "cpu", progress: bool = T
     for images, _ in tqdm(loader, desc="cka", unit="batch", disable=not progress):
         if len(images) < 4:
             continue
-        features = model.forward_intermediates(images.to(device))
+        features = model.unit_outputs(images.to(device))
         names = list(features)
         flat = [f.flatten(1).double() for f in features.values()]
         grams = torch.stack([f @ f.T for f in flat])
@@ -85,7 +86,8 @@ def batch_hsic(model: UnitModel, loader, device: str = "cpu", progress: bool = T
     return names, torch.stack(per_batch)
 
 
-def minibatch_cka(model: UnitModel, loader, device: str = "cpu", progress: bool = True) -> tuple[list[str], Tensor]:
+def minibatch_cka(model: UnitIntrospection, loader, device: str = "cpu",
+                  progress: bool = True) -> tuple[list[str], Tensor]:
     names, hsic = batch_hsic(model, loader, device, progress)
     return names, cka_from_hsic(hsic.sum(0))
 
@@ -110,7 +112,7 @@ def stage_blocks(infos: list[UnitInfo], hsic: Tensor, seed: int = 0) -> StageBlo
     return StageBlocks(within_e, boundary_e, contrast, len(hsic))
 
 
-def run(model: UnitModel, data: DataSpec, settings: NoSettings, runtime: Runtime = Runtime()) -> CkaResult:
+def run(model: UnitIntrospection, data: DataSpec, settings: NoSettings, runtime: Runtime = Runtime()) -> CkaResult:
     names, hsic = batch_hsic(model, images_for(model, data), runtime.device, runtime.progress)
     infos = [info for info in model.unit_infos() if info.name in names]
     return CkaResult(names, cka_from_hsic(hsic.sum(0)).tolist(), stage_blocks(infos, hsic, data.seed))

@@ -29,7 +29,7 @@ from PIL import Image
 from torch import Tensor
 from tqdm import tqdm
 
-from hub import UnitModel
+from hub import UnitIntrospection
 from hub.data import DataSpec
 from hub.transforms import normalise_batch
 from training.analyze.inputs import Runtime, images_for
@@ -417,7 +417,7 @@ class CorruptionResult:
 
 
 @torch.no_grad()
-def corruption_robustness(model: UnitModel, loader, severities: tuple[int, ...] = (1, 2, 3, 4, 5),
+def corruption_robustness(model: UnitIntrospection, loader, severities: tuple[int, ...] = (1, 2, 3, 4, 5),
                           names: tuple[str, ...] = tuple(CORRUPTIONS), seed: int = 0,
                           released: Path | None = None, device: str = "cpu", progress: bool = True,
                           dist: Distributed = Distributed(), shards: ShardFile | None = None) -> CorruptionResult:
@@ -463,7 +463,7 @@ def corruption_robustness(model: UnitModel, loader, severities: tuple[int, ...] 
                             1 - mean_accuracy, per_corruption, rows, source)
 
 
-def run(model: UnitModel, data: DataSpec, settings: CorruptionSettings,
+def run(model: UnitIntrospection, data: DataSpec, settings: CorruptionSettings,
         runtime: Runtime = Runtime()) -> CorruptionResult:
     shards = ShardFile(runtime.workdir, "corruptions", {"model": model.source, "data": data, "settings": settings},
                        runtime.dist, CorruptedSet)

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from hub import UnitInfo, UnitModel
+from hub import UnitInfo, UnitIntrospection
 from hub.data import DataSpec
 from hub.frequency import EPS, Average, DeltaLogAmplitude, HighFrequency, diagonal_step, log_amplitude
 from training.analyze.inputs import Runtime, images_for, mine_of
@@ -94,7 +94,7 @@ class _Collected:
 
 
 @torch.no_grad()
-def _collect(model: UnitModel, loader, average: Average, point: HighFrequency, device: str,
+def _collect(model: UnitIntrospection, loader, average: Average, point: HighFrequency, device: str,
              progress: bool, dist: Distributed = Distributed()) -> _Collected:
     """Under torchrun each rank takes the batches ``b % world == rank``; sums are all-reduced and per-image
     values gathered in batch order, so the result is the single process's (up to summation order)."""
@@ -104,7 +104,7 @@ def _collect(model: UnitModel, loader, average: Average, point: HighFrequency, d
     rows: dict[int, Tensor] = {}
     for b, (images, _) in tqdm(batches, desc="fourier", unit="batch", disable=not (progress and dist.main)):
         per_unit = []
-        for name, fmap in model.forward_intermediates(images.to(device)).items():
+        for name, fmap in model.unit_outputs(images.to(device)).items():
             values = log_amplitude(fmap, average, per_image=True).cpu().double()  # (B, H, W), shifted
             sums[name] = sums[name] + values.sum(0) if name in sums else values.sum(0)
             h, w = values.shape[-2:]
@@ -126,7 +126,7 @@ def _collect(model: UnitModel, loader, average: Average, point: HighFrequency, d
     return _Collected(spectra, per_image)
 
 
-def feature_map_spectra(model: UnitModel, loader, average: Average = "mean-of-log", device: str = "cpu",
+def feature_map_spectra(model: UnitIntrospection, loader, average: Average = "mean-of-log", device: str = "cpu",
                         progress: bool = True) -> list[UnitSpectrum]:
     """Delta log amplitude of every unit's output, averaged over all images of ``loader``."""
     return _collect(model, loader, average, "paper", device, progress).spectra
@@ -155,7 +155,8 @@ def kind_changes(collected: _Collected, average: Average, keeps_resolution: bool
     return [KindChange(k, len(groups[k]), Estimate(value[j].item(), se[j].item())) for j, k in enumerate(kinds)]
 
 
-def run(model: UnitModel, data: DataSpec, settings: FourierSettings, runtime: Runtime = Runtime()) -> FourierResult:
+def run(model: UnitIntrospection, data: DataSpec, settings: FourierSettings,
+        runtime: Runtime = Runtime()) -> FourierResult:
     collected = _collect(model, images_for(model, data), settings.average, settings.point, runtime.device,
                          runtime.progress, runtime.dist)
     return FourierResult(collected.spectra, model.unit_infos()[:-1], settings.point, len(collected.per_image),

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Subset
 
-from hub import UnitModel, create_model, from_pretrained, is_model
+from hub import UnitIntrospection, create_model, from_pretrained, is_model
 from hub.data import DataSpec
 from hub.transforms import eval_transform
 from training.augment import batch_mixer, train_transform
@@ -40,7 +40,7 @@ class Runtime:
     """This process's place in a torchrun job: the analyses that shard their work split it by rank."""
 
 
-def load_model(name: str, num_classes: int | None = None) -> UnitModel:
+def load_model(name: str, num_classes: int | None = None) -> UnitIntrospection:
     """A trained model (short name, Hub repo, folder), or a registered architecture with random weights
     (seeded; useful to compare against the trained one and to test the analyses on every family)."""
     if is_model(name) and not Path(name).exists():
@@ -55,7 +55,7 @@ MODEL_RECIPE = "model"
 """The ``augment`` choice that means: the augmentation the model was trained with."""
 
 
-def augmentation(model: UnitModel, choice: str) -> tuple[Recipe | None, str]:
+def augmentation(model: UnitIntrospection, choice: str) -> tuple[Recipe | None, str]:
     """The recipe whose training augmentation a loss-based analysis uses, and a line saying which and why.
 
     ``choice``: a recipe name, ``none`` (evaluation images, one-hot targets) or ``model``: the recipe saved
@@ -73,7 +73,7 @@ def augmentation(model: UnitModel, choice: str) -> tuple[Recipe | None, str]:
     return get_recipe("paper"), "paper (the model has no recipe.json; the paper's recipe assumed)"
 
 
-def images_for(model: UnitModel, data: DataSpec, normalise: bool = True) -> DataLoader:
+def images_for(model: UnitIntrospection, data: DataSpec, normalise: bool = True) -> DataLoader:
     """The images of ``data`` preprocessed for ``model``; ``normalise=False`` stops at pixels in [0, 1]."""
     return data.loader(eval_transform(model.config, normalise=normalise))
 
@@ -92,7 +92,7 @@ def mine_of(loader, dist: Distributed) -> Iterator[tuple[int, Any]]:
     return zip(mine, own, strict=True)
 
 
-def loss_batches(model: UnitModel, data: DataSpec, augment: Recipe | None = None,
+def loss_batches(model: UnitIntrospection, data: DataSpec, augment: Recipe | None = None,
                  limit: int | None = None) -> list[tuple[Tensor, Tensor]]:
     """Fixed ``(inputs, soft targets)`` batches for loss-based analyses (Hessian, landscape).
 

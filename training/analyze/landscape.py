@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from hub import UnitModel
+from hub import UnitIntrospection
 from hub.data import DataSpec
 from hub.files import atomic_path
 from hub.layers import ParamRole, parameter_roles
@@ -181,7 +181,7 @@ def loss_landscape(model: nn.Module, batches: list[tuple[Tensor, Tensor]], setti
                            values["nll"][centre], len(points), todo_count)
 
 
-def run(model: UnitModel, data: DataSpec, settings: LandscapeSettings,
+def run(model: UnitIntrospection, data: DataSpec, settings: LandscapeSettings,
         runtime: Runtime = Runtime()) -> LandscapeResult:
     augment = None if settings.augment == "none" else get_recipe(settings.augment)
     batches = loss_batches(model, data, augment)

@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 from tqdm import tqdm
 
-from hub import UnitInfo, UnitModel
+from hub import UnitInfo, UnitIntrospection
 from hub.data import DataSpec
 from training.analyze.inputs import NoSettings, Runtime, images_for
 
@@ -39,12 +39,12 @@ class LesionResult:
 
 
 @torch.no_grad()
-def correct(model: UnitModel, batches: list, device: str = "cpu") -> torch.Tensor:
+def correct(model: UnitIntrospection, batches: list, device: str = "cpu") -> torch.Tensor:
     """Per image, whether the model's top-1 prediction is right."""
     return torch.cat([model(images.to(device)).argmax(-1).cpu() == labels for images, labels in batches])
 
 
-def lesion_study(model: UnitModel, loader, device: str = "cpu", progress: bool = True) -> LesionResult:
+def lesion_study(model: UnitIntrospection, loader, device: str = "cpu", progress: bool = True) -> LesionResult:
     """Clean accuracy and, for every residual unit, the accuracy with that unit removed."""
     model.eval().to(device)
     batches = list(loader)
@@ -60,5 +60,5 @@ def lesion_study(model: UnitModel, loader, device: str = "cpu", progress: bool =
     return LesionResult(clean.double().mean().item(), len(clean), rows, model.unit_infos())
 
 
-def run(model: UnitModel, data: DataSpec, settings: NoSettings, runtime: Runtime = Runtime()) -> LesionResult:
+def run(model: UnitIntrospection, data: DataSpec, settings: NoSettings, runtime: Runtime = Runtime()) -> LesionResult:
     return lesion_study(model, images_for(model, data), runtime.device, runtime.progress)

@@ -11,7 +11,7 @@ from typing import ClassVar, Literal
 import torch
 from tqdm import tqdm
 
-from hub import UnitModel
+from hub import UnitIntrospection
 from hub.data import DataSpec
 from hub.noise import centres, predictions_under_noise
 from hub.spectrum import BandNoise, MaskShape, NoiseNorm
@@ -62,7 +62,7 @@ class NoiseResult:
 
 
 @torch.no_grad()
-def frequency_noise_robustness(model: UnitModel, loader, settings: list[BandNoise], seed: int = 0,
+def frequency_noise_robustness(model: UnitIntrospection, loader, settings: list[BandNoise], seed: int = 0,
                                clip: bool = False, device: str = "cpu", progress: bool = True) -> NoiseResult:
     """Per band: accuracy, accuracy drop against clean, prediction-flip rate and mean noise L2 norm.
 
@@ -90,6 +90,6 @@ def frequency_noise_robustness(model: UnitModel, loader, settings: list[BandNois
     return NoiseResult(clean_acc, len(labels_t), rows)
 
 
-def run(model: UnitModel, data: DataSpec, settings: NoiseSettings, runtime: Runtime = Runtime()) -> NoiseResult:
+def run(model: UnitIntrospection, data: DataSpec, settings: NoiseSettings, runtime: Runtime = Runtime()) -> NoiseResult:
     return frequency_noise_robustness(model, images_for(model, data, normalise=False), settings.band_settings(),
                                       data.seed, settings.clip, runtime.device, runtime.progress)

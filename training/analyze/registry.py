@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub import UnitModel
+from hub import UnitIntrospection
 from hub.data import DataSpec
 from training.analyze import cka, corruptions, fourier, hessian, landscape, lesion, noise, variance
 from training.analyze import plots as figures
@@ -36,7 +36,7 @@ class Analysis:
     help: str
     settings: type
     result: type
-    run: Callable[[UnitModel, DataSpec, Any, Runtime], Any]
+    run: Callable[[UnitIntrospection, DataSpec, Any, Runtime], Any]
     plot: Callable[[Any, Any, str], Any]
     """``plot(result, settings, title) -> Figure``."""
     data: Mapping[str, Any] = field(default_factory=dict)
@@ -48,7 +48,8 @@ class Analysis:
     def schema_version(self) -> int:
         return self.result.SCHEMA_VERSION
 
-    def execute(self, model: UnitModel, data: DataSpec, settings: Any, runtime: Runtime = Runtime()) -> AnalysisRecord:
+    def execute(self, model: UnitIntrospection, data: DataSpec, settings: Any,
+                runtime: Runtime = Runtime()) -> AnalysisRecord:
         """Run on ``model`` and wrap the result with what produced it and how long it took."""
         if not isinstance(settings, self.settings):
             raise TypeError(f"{self.name} takes {self.settings.__name__}, not {type(settings).__name__}")

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from hub import UnitInfo, UnitKind, UnitModel, model_family
+from hub import UnitInfo, UnitIntrospection, UnitKind, model_family
 from hub.data import DataSpec, TarImageFolder, add_data_arguments, data_spec_from_args, open_dataset
 from training.analyze.cka import CkaResult
 from training.analyze.corruptions import CorruptionResult, CorruptionSettings
@@ -127,14 +127,14 @@ def analyse(name: str, base: DataSpec, analyses: list[str], out: Path, runtime: 
                        sum(p.numel() for p in model.parameters()), forward_flops(model), recipe, _train_images(model))
 
 
-def forward_flops(model: UnitModel) -> int:
+def forward_flops(model: UnitIntrospection) -> int:
     """FLOPs of one forward pass on one image (torch's counter: convolutions, matmuls, attention)."""
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model.eval()(torch.zeros(1, *model.config.input_size))
     return counter.get_total_flops()
 
 
-def _train_images(model: UnitModel) -> int | None:
+def _train_images(model: UnitIntrospection) -> int | None:
     folder = getattr(model, "folder", None)
     metrics = Path(folder) / "metrics.json" if folder is not None else None
     if metrics is None or not metrics.is_file():

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from hub import UnitInfo, UnitModel
+from hub import UnitInfo, UnitIntrospection
 from hub.data import DataSpec
 from training.analyze.inputs import NoSettings, Runtime, images_for, mine_of
 from training.analyze.statistics import Estimate, bootstrap
@@ -38,7 +38,7 @@ def spatial_variance(fmap: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def per_image_variance(model: UnitModel, loader, device: str = "cpu", progress: bool = True,
+def per_image_variance(model: UnitIntrospection, loader, device: str = "cpu", progress: bool = True,
                        dist: Distributed = Distributed()) -> dict[str, Tensor]:
     """Unit name -> ``(images,)`` feature-map variance of each image. Under torchrun each rank takes the batches
     ``b % world == rank`` and the values are gathered in batch order: exactly the single process's."""
@@ -47,12 +47,13 @@ def per_image_variance(model: UnitModel, loader, device: str = "cpu", progress: 
     for b, (images, _) in tqdm(mine_of(loader, dist), desc="variance", unit="batch",
                                disable=not (progress and dist.main)):
         rows[b] = {name: spatial_variance(fmap).cpu()
-                   for name, fmap in model.forward_intermediates(images.to(device)).items()}
+                   for name, fmap in model.unit_outputs(images.to(device)).items()}
     gathered = dist.gather(rows, len(loader))
     return {name: torch.cat([batch[name] for batch in gathered]) for name in gathered[0]}
 
 
-def feature_map_variance(model: UnitModel, loader, device: str = "cpu", progress: bool = True) -> dict[str, float]:
+def feature_map_variance(model: UnitIntrospection, loader, device: str = "cpu",
+                         progress: bool = True) -> dict[str, float]:
     return {name: v.mean().item() for name, v in per_image_variance(model, loader, device, progress).items()}
 
 
@@ -77,7 +78,7 @@ def variance_changes_by_kind(infos: list[UnitInfo], per_image: dict[str, Tensor]
     return {k: Estimate(value[j].item(), se[j].item()) for j, k in enumerate(kinds)}
 
 
-def run(model: UnitModel, data: DataSpec, settings: NoSettings,
+def run(model: UnitIntrospection, data: DataSpec, settings: NoSettings,
         runtime: Runtime = Runtime()) -> VarianceResult:
     per_image = per_image_variance(model, images_for(model, data), runtime.device, runtime.progress, runtime.dist)
     infos = model.unit_infos()[:-1]
