@@ -210,6 +210,8 @@ class UnitIntrospection(Protocol):
 
     def lesioned(self, index: int) -> AbstractContextManager[None]: ...
 
+    def unit_parameters(self, index: int) -> list[tuple[str, nn.Parameter]]: ...
+
 
 class UnitModel(nn.Module):
     """A classifier written as a chain of units; the head is the last unit."""
@@ -266,6 +268,10 @@ class UnitModel(nn.Module):
                 name = f"s{unit.stage}.{k}.{unit.kind.value}"
             infos.append(UnitInfo(i, name, unit.kind, unit.stage, i / last, unit.residual))
         return infos
+
+    def unit_parameters(self, index: int) -> list[tuple[str, nn.Parameter]]:
+        """The parameters unit ``index`` owns, with their full names (per-unit Hessians, per-unit statistics)."""
+        return [(f"units.{index}.{name}", p) for name, p in self.units[index].named_parameters()]
 
     @contextmanager
     def lesioned(self, index: int) -> Iterator[None]:
