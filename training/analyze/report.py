@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from hub import UnitInfo, UnitIntrospection, UnitKind, model_family
 from hub.data import DataSpec, TarImageFolder, add_data_arguments, data_spec_from_args, open_dataset
-from training.analyze.cka import CkaResult
+from training.analyze.cka import CkaResult, CkaSettings
 from training.analyze.corruptions import CorruptionResult, CorruptionSettings
 from training.analyze.fourier import FourierResult, FourierSettings
 from training.analyze.hessian import HessianResult, HessianSettings
@@ -55,7 +55,7 @@ SUITE: dict[str, SuiteEntry] = {
     "hessian": SuiteEntry(HessianSettings(batches=16, method="lanczos"), {"batch_size": 16}),
     "landscape": SuiteEntry(LandscapeSettings(points=11), {"num_images": 500}),
     "lesion": SuiteEntry(NoSettings(), {"num_images": 2000}),
-    "cka": SuiteEntry(NoSettings(), {"num_images": 512, "batch_size": 32}),
+    "cka": SuiteEntry(CkaSettings(), {"num_images": 512, "batch_size": 32}),
     "corruptions": SuiteEntry(CorruptionSettings(), {"num_images": 1000}),
 }
 HIGH_FREQUENCY = 0.7
