@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from hub.layers.roles import ParamRole
 from hub.layers.windows import window_partition, window_reverse
@@ -23,12 +24,14 @@ def fused_attention(enabled: bool) -> Iterator[None]:
     """Switch between ``scaled_dot_product_attention`` and the explicit softmax(QK^T)V.
 
     Fused kernels are faster but some cannot be differentiated twice (Hessian-vector products); the
-    explicit form always can.
+    explicit form always can. Disabled, other libraries' calls of ``scaled_dot_product_attention`` (timm's,
+    torchvision's) take PyTorch's math backend, which can be differentiated twice too.
     """
     global _FUSED
     previous, _FUSED = _FUSED, enabled
     try:
-        yield
+        with nullcontext() if enabled else sdpa_kernel([SDPBackend.MATH]):
+            yield
     finally:
         _FUSED = previous
 

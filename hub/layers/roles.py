@@ -24,6 +24,6 @@ def parameter_roles(module: nn.Module) -> dict[str, ParamRole]:
     """Full parameter names -> roles, collected from every submodule's ``param_roles`` declaration."""
     roles = {}
     for prefix, sub in module.named_modules():
-        for local, role in getattr(type(sub), "param_roles", {}).items():
+        for local, role in getattr(sub, "param_roles", {}).items():  # a class's declaration, or an instance's
             roles[f"{prefix}.{local}" if prefix else local] = role
     return roles

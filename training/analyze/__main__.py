@@ -35,7 +35,12 @@ from training.distributed import Distributed
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags every analysis takes besides the data and its own settings."""
-    parser.add_argument("--model", required=True, help="short name, Hub repo id, model folder or architecture")
+    parser.add_argument("--model", required=True,
+                        help="short name, Hub repo id, model folder or architecture; or timm:NAME, "
+                             "torchvision:NAME, package.module:factory (a model of another library or your own)")
+    parser.add_argument("--pretrained", action="store_true",
+                        help="timm:/torchvision:/factory models: the library's pretrained weights (they must be "
+                             "reachable: the Hugging Face or torch hub cache, or online); default: random, seed 0")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--num-classes", type=int, default=None,
@@ -54,7 +59,7 @@ def run_analysis(analysis: Analysis, args: argparse.Namespace) -> Path:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.local_world))  # no oversubscription
     dist.start(device)
     try:
-        model = load_model(args.model, args.num_classes)
+        model = load_model(args.model, args.num_classes, args.pretrained)
         settings = dataclass_from_args(analysis.settings, args)
         runtime = Runtime(device, args.progress, args.out, dist)
         record = analysis.execute(model, data_spec_from_args(args), settings, runtime)

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Subset
 
 from hub import UnitIntrospection, create_model, from_pretrained, is_model
 from hub.data import DataSpec
+from hub.foreign import is_foreign, load_foreign
 from hub.transforms import eval_transform
 from training.augment import batch_mixer, train_transform
 from training.distributed import Distributed
@@ -40,9 +41,16 @@ class Runtime:
     """This process's place in a torchrun job: the analyses that shard their work split it by rank."""
 
 
-def load_model(name: str, num_classes: int | None = None) -> UnitIntrospection:
-    """A trained model (short name, Hub repo, folder), or a registered architecture with random weights
-    (seeded; useful to compare against the trained one and to test the analyses on every family)."""
+def load_model(name: str, num_classes: int | None = None, pretrained: bool = False) -> UnitIntrospection:
+    """A trained model (short name, Hub repo, folder), a registered architecture with random weights (seeded;
+    useful to compare against the trained one and to test the analyses on every family), or another library's
+    model or one's own (``timm:NAME``, ``torchvision:NAME``, ``package.module:factory``; random weights unless
+    ``pretrained``)."""
+    if is_foreign(name):
+        return load_foreign(name, pretrained, num_classes)
+    if pretrained:
+        raise ValueError("--pretrained applies to timm:, torchvision: and package.module:factory models; "
+                         f"{name} names its weights itself")
     if is_model(name) and not Path(name).exists():
         torch.manual_seed(0)
         model = create_model(name, num_classes=num_classes)

@@ -22,6 +22,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from hub import UnitInfo, UnitIntrospection, UnitKind, model_family
 from hub.data import DataSpec, TarImageFolder, add_data_arguments, data_spec_from_args, open_dataset
+from hub.describe import DescribedModel
+from hub.foreign import is_foreign
 from training.analyze.cka import CkaResult, CkaSettings
 from training.analyze.corruptions import CorruptionResult, CorruptionSettings
 from training.analyze.fourier import FourierResult, FourierSettings
@@ -65,7 +67,10 @@ HIGH_FREQUENCY = 0.7
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="the whole suite on several models, one Markdown report",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", required=True, help="comma-separated short names / folders / repo ids / architectures")
+    p.add_argument("--models", required=True, help="comma-separated short names / folders / repo ids / architectures "
+                                                    "/ timm:NAME / torchvision:NAME / package.module:factory")
+    p.add_argument("--pretrained", action="store_true",
+                   help="timm:/torchvision:/factory models with their library's pretrained weights (default: random)")
     p.add_argument("--out", type=Path, required=True, help="report folder (report.md, one subfolder per model)")
     p.add_argument("--analyses", default=",".join(SUITE), help=f"subset of {','.join(SUITE)}")
     p.add_argument("--reuse", action="store_true",
@@ -105,8 +110,9 @@ def suite_data(base: DataSpec, analysis: str) -> DataSpec:
     return dataclasses.replace(base, **{**ANALYSES[analysis].data, **SUITE[analysis].data})
 
 
-def analyse(name: str, base: DataSpec, analyses: list[str], out: Path, runtime: Runtime, reuse: bool) -> ReportModel:
-    model = load_model(name)
+def analyse(name: str, base: DataSpec, analyses: list[str], out: Path, runtime: Runtime, reuse: bool,
+            pretrained: bool = False) -> ReportModel:
+    model = load_model(name, pretrained=pretrained and is_foreign(name))
     records = {}
     for analysis_name in analyses:
         analysis, entry, data = ANALYSES[analysis_name], SUITE[analysis_name], suite_data(base, analysis_name)
@@ -123,7 +129,8 @@ def analyse(name: str, base: DataSpec, analyses: list[str], out: Path, runtime: 
         analysis.write(records[analysis_name], out)
     architecture = model.config.architecture
     _, recipe = augmentation(model, MODEL_RECIPE)
-    return ReportModel(name, architecture, model_family(architecture), model.unit_infos(), records,
+    family = model.description.family if isinstance(model, DescribedModel) else model_family(architecture)
+    return ReportModel(name, architecture, family, model.unit_infos(), records,
                        sum(p.numel() for p in model.parameters()), forward_flops(model), recipe, _train_images(model))
 
 
@@ -150,7 +157,8 @@ def run_report(args: argparse.Namespace) -> Path:
         raise ValueError(f"unknown analyses {sorted(unknown)}; choose from {', '.join(SUITE)}")
     base = data_spec_from_args(args)
     models = [analyse(name, base, analyses, args.out / _slug(name), Runtime(args.device, args.progress,
-                                                                            args.out / _slug(name)), args.reuse)
+                                                                            args.out / _slug(name)), args.reuse,
+                      args.pretrained)
               for name in names]
     args.out.mkdir(parents=True, exist_ok=True)
     figures = _comparison_figures(models, args.out)
@@ -162,7 +170,7 @@ def run_report(args: argparse.Namespace) -> Path:
 
 
 def _slug(model: str) -> str:
-    return model.strip("/").replace("/", "--").replace("@", "-at-")
+    return model.strip("/").replace("/", "--").replace("@", "-at-").replace(":", "--")
 
 
 # -- claims ------------------------------------------------------------------------------------------------------
