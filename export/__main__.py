@@ -33,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("onnx", help="export to ONNX with a parity gate and a manifest")
-    p.add_argument("model", help="short name, Hub repo id (org/name[@rev]) or model folder")
+    p.add_argument("model", help="short name, Hub repo id (org/name[@rev]) or model folder; or timm:NAME, "
+                                 "torchvision:NAME, package.module:factory")
+    p.add_argument("--pretrained", action="store_true",
+                   help="timm:/torchvision:/factory models: the library's pretrained weights (default: random, seed 0)")
     p.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="fp32; fp16 (IO stays fp32); int8 (static Q/DQ, calibrated, symmetric: TensorRT's form); "
@@ -87,7 +90,7 @@ def run_onnx(args: argparse.Namespace) -> int:
         args.model, args.out, args.precision, args.exporter, args.opset, args.max_batch,
         ImageSource(args.parity_data, args.parity_images, val_size, "val", args.seed),
         ImageSource(args.calibration_data, args.calibration_images, val_size, "train", args.seed),
-        args.calibration_method, gate)
+        args.calibration_method, gate, args.pretrained)
     manifest = export_model(request)
     print(json.dumps({"file": str(args.out), "opset": manifest.opset, "exporter": manifest.exporter,
                       "parity": manifest.parity}, indent=2, default=str))

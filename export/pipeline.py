@@ -17,9 +17,10 @@ from export.ort import ort_session
 from export.parity import GATES, Gate, enforce, measure_parity
 from export.precision import Calibration, Int8Form, quantize_int8_dynamic, quantize_int8_static, to_fp16
 from export.predictor import INPUT, OUTPUT
-from hub import UnitModel, from_pretrained
+from hub import UnitIntrospection
 from hub.data import DataSpec
 from hub.files import file_sha256
+from hub.foreign import load_any
 from hub.samples import sample_images
 from hub.transforms import eval_transform
 
@@ -38,7 +39,7 @@ class ImageSource:
     split: Literal["val", "train"] = "val"
     seed: int = 0
 
-    def load(self, model: UnitModel) -> tuple[np.ndarray, np.ndarray | None, str]:
+    def load(self, model: UnitIntrospection) -> tuple[np.ndarray, np.ndarray | None, str]:
         """Normalised images ``(N, 3, H, W)``, labels in the model's label space (or None), a description."""
         transform = eval_transform(model.config)
         if self.data is None:
@@ -65,7 +66,8 @@ class ExportRequest:
     """One export: what, where, at which precision, and the images its gates and calibration use."""
 
     model: str
-    """Short name, Hub repo id or model folder (or any name, when the model is passed in)."""
+    """Short name, Hub repo id, model folder or ``timm:``/``torchvision:``/factory spec (or any name, when the
+    model is passed in)."""
     out: Path
     precision: Precision = "fp32"
     exporter: Exporter = "dynamo"
@@ -78,6 +80,8 @@ class ExportRequest:
     calibration_method: Calibration = "minmax"
     gate: Gate | None = None
     """None: the precision's own gate (:data:`export.parity.GATES`)."""
+    pretrained: bool = False
+    """A ``timm:``/``torchvision:``/factory model with its library's pretrained weights (else random, seed 0)."""
 
 
 def ort_runner(path: Path, threads: int = 1) -> Callable[[np.ndarray], np.ndarray]:
@@ -86,8 +90,8 @@ def ort_runner(path: Path, threads: int = 1) -> Callable[[np.ndarray], np.ndarra
     return lambda batch: session.run([OUTPUT], {INPUT: batch})[0]
 
 
-def export_model(request: ExportRequest, model: UnitModel | None = None) -> Manifest:
-    model = model or from_pretrained(request.model)
+def export_model(request: ExportRequest, model: UnitIntrospection | None = None) -> Manifest:
+    model = model or load_any(request.model, request.pretrained)
     source = model.source or request.model
     out = Path(request.out)
     fp32_path = out if request.precision == "fp32" else out.with_name(out.stem + ".fp32.onnx")

@@ -9,12 +9,13 @@ import numpy as np
 import torch
 
 from export.predictor import Predictor
-from hub import UnitModel, from_pretrained
+from hub import UnitIntrospection
+from hub.foreign import load_any
 
 
 @dataclass
 class TorchPredictor(Predictor):
-    model: UnitModel | None = None
+    model: UnitIntrospection | None = None
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
@@ -22,7 +23,9 @@ class TorchPredictor(Predictor):
 
 
 def torch_predictor(source: str, threads: int) -> TorchPredictor:
-    model = from_pretrained(source)
+    """``source``: anything :func:`hub.from_pretrained` loads, or ``timm:NAME`` / ``torchvision:NAME`` /
+    ``package.module:factory`` with its library's pretrained weights (a served model is a trained one)."""
+    model = load_any(source, pretrained=True)
     torch.set_num_threads(threads)
     folder = str(model.folder) if model.folder is not None else None
     return TorchPredictor(model.config, model.source, "torch", "fp32", ["pytorch-cpu"], threads, folder=folder,

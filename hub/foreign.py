@@ -10,7 +10,6 @@ only when asked for, so neither is needed to use the rest of the toolkit.
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,21 +20,19 @@ from hub.config import ModelConfig
 from hub.describe import DescribedModel, DescriptionError
 from hub.descriptions import find_description
 from hub.errors import HubError, NotAvailableError
+from hub.sources import FOREIGN
 from hub.units import UnitIntrospection
-
-SPEC = re.compile(r"^(?P<origin>timm|torchvision|[A-Za-z_][\w.]*):(?P<name>[A-Za-z_][\w.-]*)$")
-"""``timm:NAME``, ``torchvision:NAME`` or ``package.module:factory``."""
 
 
 def is_foreign(spec: str) -> bool:
     """Whether ``spec`` names a model of another library or a factory (a Hub id or path never has a colon in
     this form)."""
-    return SPEC.match(spec) is not None
+    return FOREIGN.fullmatch(spec) is not None
 
 
 def load_foreign(spec: str, pretrained: bool = False, num_classes: int | None = None) -> UnitIntrospection:
     """The model ``spec`` names, with unit introspection; see the module docstring."""
-    match = SPEC.match(spec)
+    match = FOREIGN.fullmatch(spec)
     if match is None:
         raise HubError(f"{spec!r} is not timm:NAME, torchvision:NAME or package.module:factory")
     origin, name = match["origin"], match["name"]
@@ -45,6 +42,16 @@ def load_foreign(spec: str, pretrained: bool = False, num_classes: int | None = 
     if isinstance(model, UnitIntrospection):
         return model
     raise DescriptionError(f"{spec} built a {type(model).__name__}, not a module with unit introspection")
+
+
+def load_any(name: str, pretrained: bool = False) -> UnitIntrospection:
+    """What the export and the PyTorch runtime load: a foreign spec (``pretrained``: its library's weights), or
+    anything :func:`hub.from_pretrained` loads."""
+    if is_foreign(name):
+        return load_foreign(name, pretrained)
+    from hub.pretrained import from_pretrained
+
+    return from_pretrained(name)
 
 
 def _weights_note(pretrained: bool, what: str) -> str:

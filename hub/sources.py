@@ -33,6 +33,9 @@ CONFIG_FILE, WEIGHTS_FILE, CARD_FILE = "config.json", "model.safetensors", "READ
 PROVENANCE_FILE = "official.json"
 """Beside a converted release: the release file's URL and sha256."""
 REPO_ID = re.compile(r"(?:hf[-_]hub:)?(?P<repo>[A-Za-z0-9_][\w.-]*/[A-Za-z0-9_][\w.-]*)(?:@(?P<rev>[\w./-]+))?")
+FOREIGN = re.compile(r"(?P<origin>timm|torchvision|[A-Za-z_][\w.]*):(?P<name>[A-Za-z_][\w.-]*)")
+"""``timm:NAME``, ``torchvision:NAME`` or ``package.module:factory``: a model of another library or one's own,
+built by :mod:`hub.foreign` (never a Hub id or a path, which have no colon in this form)."""
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from export.predictor import Predictor
 from hub.catalog import load_catalog
 from hub.errors import IncompatibleWeightsError, NotAvailableError
 from hub.samples import sample_images
-from hub.sources import REPO_ID
+from hub.sources import FOREIGN, REPO_ID
 from serving.batcher import MicroBatcher, execute
 from serving.errors import RequestError
 from serving.privacy import redact_paths
@@ -44,10 +44,12 @@ class UnknownModel(RequestError):
 
 
 def served_name(source: str) -> str:
-    """The name a source is served under: a short name as it is, ``org/name@rev`` as ``name``, a folder as its
-    last component (the Open Inference Protocol puts it in a URL path)."""
+    """The name a source is served under: a short name as it is, ``org/name@rev`` as ``name``, ``timm:NAME`` (and
+    the like) as ``NAME``, a folder as its last component (the Open Inference Protocol puts it in a URL path)."""
     if source in load_catalog():
         name = source
+    elif FOREIGN.fullmatch(source):
+        name = source.split(":")[1]
     elif (match := REPO_ID.fullmatch(source)) and not Path(source).is_dir():
         name = match["repo"].split("/")[-1]
     else:
