@@ -125,10 +125,9 @@ def _factory(origin: str, name: str, pretrained: bool, num_classes: int | None) 
     if pretrained:
         kwargs["pretrained"] = True
     model = factory(**kwargs)
-    if isinstance(model, UnitIntrospection):
-        if not model.source:
-            model.source = f"{origin}:{name}"
-        return model
     if not isinstance(model, nn.Module):
         raise HubError(f"{origin}:{name} returned a {type(model).__name__}, not a torch.nn.Module")
-    return DescribedModel(model, find_description(model), source=f"{origin}:{name}")
+    if not isinstance(model, UnitIntrospection):
+        model = DescribedModel(model, find_description(model))
+    model.source = f"{origin}:{name}"  # what reruns it
+    return model
