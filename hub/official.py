@@ -3,9 +3,9 @@ converted exactly into our units.
 
 A release file is a pickle (``torch.save`` of ``{"name": ..., "state_dict": ...}``, sometimes with the optimiser
 state). It is read only with ``torch.load(weights_only=True)``: anything beyond tensors and plain containers is
-refused and never runs. The size is capped. Conversion is strict both ways: every source key is mapped onto one
-of our tensors or is one of the original's derived buffers (listed below with the reason), every one of our
-tensors is filled, and shapes must agree; anything else is an error that lists the keys.
+refused and never runs. The size is capped. Conversion is strict both ways (:mod:`hub.convert`): every source key
+is mapped onto one of our tensors or is one of the original's derived buffers (``hub.convert.DERIVED``, with the
+reason), every one of our tensors is filled, and shapes must agree; anything else is an error that lists the keys.
 
 The originals: the paper's own post-activation ResNet-50 (``models/resnet.py``), and timm 0.4.9-0.5.4's
 ``VisionTransformer``, ``PoolingVisionTransformer`` and ``SwinTransformer`` (patch merging at the end of a
@@ -24,7 +24,6 @@ import os
 import pickle
 import re
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +33,17 @@ from torch import Tensor
 from hub.card import CardInfo
 from hub.catalog import CatalogEntry
 from hub.config import CIFAR100_CLASSES
+from hub.convert import (
+    Layout,
+    ModulePairs,
+    derived_present,
+    head_pairs,
+    load_mapped,
+    pit_modules,
+    stage_counters,
+    swin_modules,
+    vit_modules,
+)
 from hub.errors import HubError, IncompatibleWeightsError, NotAvailableError
 from hub.files import atomic_path, file_sha256
 from hub.folder import load_folder, save_pretrained
@@ -45,14 +55,6 @@ MIRROR_ENV = "HOWVITS_OFFICIAL_MIRROR"
 MAX_RELEASE_BYTES = 1 << 30
 """The largest release file accepted (the Swin-Ti file with its AdamW state is about a third of this)."""
 CONVERT_COMMAND = "python -m hub convert-official FILE --out FOLDER"
-
-DERIVED = {
-    "num_batches_tracked": "BatchNorm's step counter; it has no effect in eval mode and ours starts at 0",
-    "relative_position_index": "Swin's relative-position index, a function of the window size (ours is rebuilt)",
-    "attn_mask": "Swin's shifted-window mask, a function of the resolution and shift (ours is rebuilt)",
-}
-"""Buffers the originals compute from their configuration: a release holds their values, the conversion does
-not depend on them (the tests fill them with zeros)."""
 
 
 class UnsafeCheckpointError(HubError):
@@ -66,15 +68,6 @@ class ReleaseFile:
     state: dict[str, Tensor]
     size: int
     sha256: str
-
-
-@dataclass(frozen=True)
-class Layout:
-    """How one original implementation names its modules: ours module prefix -> theirs, for a built model."""
-
-    architecture: str
-    origin: str
-    modules: Callable[[UnitModel], list[tuple[str, str]]]
 
 
 def read_release(path: str | Path, max_bytes: int = MAX_RELEASE_BYTES,
@@ -109,104 +102,32 @@ def read_release(path: str | Path, max_bytes: int = MAX_RELEASE_BYTES,
 
 # -- the originals' module names ------------------------------------------------------------------------------
 
-def _stage_counters(model: UnitModel) -> list[tuple[int, object, int]]:
-    """``(unit index, info, index of the unit among the units of its kind in its stage)``."""
-    seen: dict[tuple[int, UnitKind], int] = {}
-    rows = []
-    for info in model.unit_infos():
-        key = (info.stage, info.kind)
-        rows.append((info.index, info, seen.get(key, 0)))
-        seen[key] = seen.get(key, 0) + 1
-    return rows
-
-
-def _resnet_modules(model: UnitModel) -> list[tuple[str, str]]:
+def _resnet_modules(model: UnitModel) -> ModulePairs:
     """The paper's post-activation ResNet: ``layer0`` (conv, BN), ``layer{s}.{b}.conv{1,2,3}.{0,1}`` and
     ``shortcut.{0,1}``, ``classifier.0.dense``."""
     pairs = [("units.0.layers.0", "layer0.0"), ("units.0.layers.1", "layer0.1")]
-    for index, info, nth in _stage_counters(model):
+    for index, info, nth in stage_counters(model):
         if info.kind is UnitKind.CONV:
             theirs = f"layer{info.stage}.{nth}"
             for ours, conv in ((0, "conv1.0"), (1, "conv1.1"), (3, "conv2.0"), (4, "conv2.1"), (6, "conv3.0"),
                                (7, "conv3.1")):
                 pairs.append((f"units.{index}.branch.{ours}", f"{theirs}.{conv}"))
             pairs += [(f"units.{index}.shortcut.{i}", f"{theirs}.shortcut.{i}") for i in (0, 1)]
-        elif info.kind is UnitKind.HEAD:
-            pairs.append((f"units.{index}.layers.2", "classifier.0.dense"))
-    return pairs
-
-
-def _block_pairs(index: int, kind: UnitKind, block: str) -> list[tuple[str, str]]:
-    """A timm transformer block split into our MSA and MLP units."""
-    if kind is UnitKind.MSA:
-        return [(f"units.{index}.branch.0", f"{block}.norm1"), (f"units.{index}.branch.1.qkv", f"{block}.attn.qkv"),
-                (f"units.{index}.branch.1.proj", f"{block}.attn.proj"),
-                (f"units.{index}.branch.1.relative_bias", f"{block}.attn.relative_position_bias_table")]
-    return [(f"units.{index}.branch.0", f"{block}.norm2"), (f"units.{index}.branch.1.0", f"{block}.mlp.fc1"),
-            (f"units.{index}.branch.1.3", f"{block}.mlp.fc2")]
-
-
-def _vit_modules(model: UnitModel) -> list[tuple[str, str]]:
-    """timm ``VisionTransformer``: ``patch_embed.proj``, ``cls_token``, ``pos_embed``, ``blocks.{i}``, ``norm``,
-    ``head``."""
-    pairs = [("units.0.proj", "patch_embed.proj"), ("units.0.cls_token", "cls_token"),
-             ("units.0.pos_embed", "pos_embed")]
-    for index, info, nth in _stage_counters(model):
-        if info.kind in (UnitKind.MSA, UnitKind.MLP):
-            pairs += _block_pairs(index, info.kind, f"blocks.{nth}")
-        elif info.kind is UnitKind.HEAD:
-            pairs += [(f"units.{index}.norm", "norm"), (f"units.{index}.fc", "head")]
-    return pairs
-
-
-def _pit_modules(model: UnitModel) -> list[tuple[str, str]]:
-    """timm ``PoolingVisionTransformer``: ``patch_embed.conv``, ``transformers.{s}.blocks.{j}``,
-    ``transformers.{s}.pool.{conv,fc}``, ``norm``, ``head``."""
-    pairs = [("units.0.proj", "patch_embed.conv"), ("units.0.cls_token", "cls_token"),
-             ("units.0.pos_embed", "pos_embed")]
-    for index, info, nth in _stage_counters(model):
-        stage = f"transformers.{info.stage - 1}"
-        if info.kind in (UnitKind.MSA, UnitKind.MLP):
-            pairs += _block_pairs(index, info.kind, f"{stage}.blocks.{nth}")
-        elif info.kind is UnitKind.POOL:
-            pairs += [(f"units.{index}.conv", f"{stage}.pool.conv"), (f"units.{index}.fc", f"{stage}.pool.fc")]
-        elif info.kind is UnitKind.HEAD:
-            pairs += [(f"units.{index}.norm", "norm"), (f"units.{index}.fc", "head")]
-    return pairs
-
-
-def _swin_modules(model: UnitModel) -> list[tuple[str, str]]:
-    """timm 0.5.4 ``SwinTransformer``: ``patch_embed.{proj,norm}``, ``layers.{s}.blocks.{j}``,
-    ``layers.{s}.downsample`` (patch merging at the end of stage ``s``: our pool unit of that stage), ``norm``,
-    ``head``."""
-    pairs = [("units.0.layers.0", "patch_embed.proj"), ("units.0.layers.2", "patch_embed.norm")]
-    for index, info, nth in _stage_counters(model):
-        stage = f"layers.{info.stage - 1}"
-        if info.kind in (UnitKind.MSA, UnitKind.MLP):
-            pairs += _block_pairs(index, info.kind, f"{stage}.blocks.{nth}")
-        elif info.kind is UnitKind.POOL:
-            pairs.append((f"units.{index}", f"{stage}.downsample"))
-        elif info.kind is UnitKind.HEAD:
-            pairs += [(f"units.{index}.norm", "norm"), (f"units.{index}.fc", "head")]
-    return pairs
+    return pairs + head_pairs(model, None, "classifier.0.dense")
 
 
 LAYOUTS: dict[str, Layout] = {layout.architecture: layout for layout in (
     Layout("resnet_50", "the paper's own post-activation ResNet-50 (models/resnet.py, stem=False)", _resnet_modules),
     Layout("vit_ti", "timm 0.5.4 VisionTransformer (img 32, patch 2, dim 192, depth 12, 3 heads, no qkv bias)",
-           _vit_modules),
+           vit_modules),
     Layout("pit_ti", "timm 0.5.4 PoolingVisionTransformer (img 32, patch 2, stride 1, base dims 32, depth "
-           "2/6/4, heads 2/4/8)", _pit_modules),
+           "2/6/4, heads 2/4/8)", pit_modules),
     Layout("swin_t", "timm 0.5.4 SwinTransformer (img 32, patch 1, window 4, dim 96, depths 2/2/6/2, no qkv bias)",
-           _swin_modules),
+           swin_modules),
 )}
 FILE_NAMES = {"resnet_50": "resnet_50", "resnet_dnn_50": "resnet_50", "vit_ti": "vit_ti", "pit_ti": "pit_ti",
               "swin_ti": "swin_t", "swin_t": "swin_t"}
 """The ``name`` field of a release file -> our architecture."""
-
-
-def _derived(key: str) -> bool:
-    return key.rsplit(".", 1)[-1] in DERIVED
 
 
 def convert_state_dict(architecture: str, state: dict[str, Tensor]) -> UnitModel:
@@ -215,31 +136,7 @@ def convert_state_dict(architecture: str, state: dict[str, Tensor]) -> UnitModel
         raise HubError(f"no converter for {architecture!r}; the released checkpoints are {', '.join(LAYOUTS)}")
     head = next((v for k, v in state.items() if k.endswith(("head.weight", "classifier.0.dense.weight"))), None)
     model = create_model(architecture, num_classes=head.shape[0] if head is not None else 100)
-    modules = sorted(LAYOUTS[architecture].modules(model), key=lambda pair: -len(pair[0]))
-    target = model.state_dict()
-    converted, consumed, unmapped, shapes = {}, set(), [], []
-    for key, tensor in target.items():
-        if _derived(key):
-            converted[key] = torch.zeros_like(tensor)
-            continue
-        ours, theirs = next(((o, t) for o, t in modules if key == o or key.startswith(o + ".")), (None, None))
-        source = None if ours is None else theirs + key[len(ours):]
-        if source not in state:
-            unmapped.append(f"{key} (from {source})" if source else key)
-            continue
-        consumed.add(source)
-        if state[source].shape != tensor.shape:
-            shapes.append(f"{key}: ours {tuple(tensor.shape)} vs the original's {source} {tuple(state[source].shape)}")
-            continue
-        converted[key] = state[source].to(tensor.dtype)
-    leftover = sorted(k for k in state if k not in consumed and not _derived(k))
-    problems = [f"{title} ({len(items)}): " + ", ".join(items[:12]) + (" ..." if len(items) > 12 else "")
-                for title, items in (("our tensors with no source", unmapped), ("source keys not consumed", leftover),
-                                     ("shape mismatches", shapes)) if items]
-    if problems:
-        raise IncompatibleWeightsError(f"the file does not convert to {architecture}:\n  " + "\n  ".join(problems))
-    model.load_state_dict(converted, strict=True)
-    return model.eval()
+    return load_mapped(model, LAYOUTS[architecture].modules(model), state, architecture)
 
 
 def convert_official(path: str | Path, architecture: str | None = None) -> UnitModel:
@@ -267,7 +164,7 @@ def official_card(name: str, load_as: str, url: str | None, release: ReleaseFile
     """What the converted folder's model card says about where it came from and what was checked; ``load_as``
     is what ``from_pretrained`` takes for it (the short name, or the folder)."""
     layout = LAYOUTS[architecture]
-    present = [f"`{k}` ({v})" for k, v in DERIVED.items() if any(key.endswith(k) for key in release.state)]
+    present = derived_present(release.state)
     source = "\n".join([
         f"- Released by the paper's authors: `{url}`." if url else "- Converted from a local copy of a release file.",
         f"- Source file: {release.size:,} bytes, sha256 `{release.sha256}`; its architecture field: "

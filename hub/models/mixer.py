@@ -14,9 +14,9 @@ from hub.units import MapLayout, Residual, SequentialUnit, Unit, UnitKind, UnitM
 class TokenMixing(nn.Module):
     """LayerNorm, then an MLP across the token axis (the same weights for every channel)."""
 
-    def __init__(self, dim: int, tokens: int, hidden: int) -> None:
+    def __init__(self, dim: int, tokens: int, hidden: int, eps: float = 1e-5) -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(dim)
+        self.norm = nn.LayerNorm(dim, eps=eps)
         self.mlp = Mlp(tokens, hidden)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -31,7 +31,9 @@ class Tokens(nn.Module):
 
 
 def build_mixer(preset: Preset, num_classes: int, *, dim: int, depth: int, token_hidden: int, channel_hidden: int,
-                patch_size: int | None = None, drop_path_rate: float = 0.0, img_size: int = 32) -> UnitModel:
+                patch_size: int | None = None, drop_path_rate: float = 0.0, norm_eps: float = 1e-5,
+                img_size: int = 32) -> UnitModel:
+    """``norm_eps``: the LayerNorms' epsilon (timm's Mixer uses 1e-6)."""
     patch = patch_size or (16 if preset.imagenet_stem else 2)
     if img_size % patch:
         raise ValueError(f"patch size {patch} does not divide the {img_size}x{img_size} input")
@@ -39,10 +41,10 @@ def build_mixer(preset: Preset, num_classes: int, *, dim: int, depth: int, token
     layout = MapLayout("tokens", (side, side))
     units: list[Unit] = [SequentialUnit(UnitKind.STEM, 0, nn.Conv2d(3, dim, patch, patch), Tokens(), layout=layout)]
     for rate in stochastic_depth_rates(depth, drop_path_rate):
-        token_mixing = Residual(UnitKind.MLP, 1, TokenMixing(dim, side * side, token_hidden), drop_path=rate,
-                                layout=layout)
-        units += [token_mixing, mlp_unit(dim, channel_hidden, 1, layout, rate)]
-    units.append(TokenHead(2, dim, num_classes, pool="mean"))
+        token_mixing = Residual(UnitKind.MLP, 1, TokenMixing(dim, side * side, token_hidden, norm_eps),
+                                drop_path=rate, layout=layout)
+        units += [token_mixing, mlp_unit(dim, channel_hidden, 1, layout, rate, norm_eps)]
+    units.append(TokenHead(2, dim, num_classes, pool="mean", eps=norm_eps))
     return UnitModel(units)
 
 

@@ -38,7 +38,10 @@ class TokenPooling(Unit):
 
 def build_pit(preset: Preset, num_classes: int, *, base_dim: int, depths: tuple[int, ...], heads: tuple[int, ...],
               mlp_ratio: float = 4.0, patch_size: int | None = None, stride: int | None = None,
-              drop_path_rate: float = 0.0, norm_eps: float = TIMM_EPS, img_size: int = 32) -> UnitModel:
+              drop_path_rate: float = 0.0, norm_eps: float = TIMM_EPS, pool_at_start: bool = False,
+              img_size: int = 32) -> UnitModel:
+    """``pool_at_start``: token pooling is the first unit of the next stage (timm 1.x's ``transformers.i.pool``)
+    rather than the last of its own (timm 0.5's, the paper's); only the unit's stage changes, not the numbers."""
     patch = patch_size or (16 if preset.imagenet_stem else 2)
     stride = stride or (8 if preset.imagenet_stem else 1)
     dims = [base_dim * h for h in heads]
@@ -52,7 +55,7 @@ def build_pit(preset: Preset, num_classes: int, *, base_dim: int, depths: tuple[
             units += [msa_unit(dim, head, s, layout, rate, True, norm_eps),
                       mlp_unit(dim, int(dim * mlp_ratio), s, layout, rate, norm_eps)]
         if s < len(depths):
-            pool = TokenPooling(dim, dims[s], layout.grid, s)
+            pool = TokenPooling(dim, dims[s], layout.grid, s + 1 if pool_at_start else s)
             units.append(pool)
             layout = pool.layout
     units.append(TokenHead(len(depths) + 1, dims[-1], num_classes, pool="cls", eps=norm_eps))

@@ -46,7 +46,10 @@ class MapHead(Unit):
 
 def build_swin(preset: Preset, num_classes: int, *, dim: int, depths: tuple[int, ...], heads: tuple[int, ...],
                window_size: int | None = None, patch_size: int | None = None, mlp_ratio: float = 4.0,
-               qkv_bias: bool = False, drop_path_rate: float = 0.0, img_size: int = 32) -> UnitModel:
+               qkv_bias: bool = False, drop_path_rate: float = 0.0, pool_at_start: bool = False,
+               img_size: int = 32) -> UnitModel:
+    """``pool_at_start``: patch merging is the first unit of the next stage (timm 1.x's ``layers.i.downsample``)
+    rather than the last of its own (timm 0.5's, the paper's); only the unit's stage changes, not the numbers."""
     patch = patch_size or (4 if preset.imagenet_stem else 1)
     window = window_size or (7 if preset.imagenet_stem else 4)
     if img_size % patch:
@@ -71,7 +74,7 @@ def build_swin(preset: Preset, num_classes: int, *, dim: int, depths: tuple[int,
         if s < len(depths):
             if resolution % 2:
                 raise ValueError(f"stage {s} map {resolution}x{resolution} is odd and cannot be merged 2x2")
-            units.append(PatchMerging(dim, s))
+            units.append(PatchMerging(dim, s + 1 if pool_at_start else s))
             dim, resolution = dim * 2, resolution // 2
     units.append(MapHead(len(depths) + 1, dim, num_classes))
     return UnitModel(units)
