@@ -45,10 +45,11 @@ def load_foreign(spec: str, pretrained: bool = False, num_classes: int | None = 
 
 
 def load_any(name: str, pretrained: bool = False) -> UnitIntrospection:
-    """What the export and the PyTorch runtime load: a foreign spec (``pretrained``: its library's weights), or
-    anything :func:`hub.from_pretrained` loads."""
+    """What the export and the PyTorch runtime load: a foreign spec (``pretrained``: timm's or torchvision's
+    weights; a factory of one's own is called as it is and loads its own), or anything :func:`hub.from_pretrained`
+    loads."""
     if is_foreign(name):
-        return load_foreign(name, pretrained)
+        return load_foreign(name, pretrained and FOREIGN.fullmatch(name)["origin"] in ("timm", "torchvision"))
     from hub.pretrained import from_pretrained
 
     return from_pretrained(name)

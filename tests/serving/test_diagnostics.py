@@ -37,3 +37,15 @@ def test_feature_map_amplitudes_with_the_torch_backend():
     pixels = pixel_batch([sample_images()[0][0]], predictor.config)[0]
     result = diagnose(predictor.predict, predictor.config, pixels, feature_maps=stages)
     assert result.feature_maps == stages and result.feature_maps_note == ""
+
+
+def test_diagnostics_of_a_model_that_is_not_ours():
+    """A user's own network (``package.module:factory``) on the torch backend: the same diagnostics, its own
+    per-stage amplitudes read through its description."""
+    predictor = load_predictor("tests.hub.own_model:tiny_net", "torch", threads=1)
+    batch = predictor.preprocess([sample_images()[0][0]])
+    stages = stage_amplitudes(predictor.model, batch)
+    assert [(s.stage, s.unit) for s in stages] == [(0, "stem"), (1, "s1.1.conv")]
+    pixels = pixel_batch([sample_images()[0][0]], predictor.config)[0]
+    result = diagnose(predictor.predict, predictor.config, pixels, feature_maps=stages, draws=2)
+    assert result.feature_maps == stages and set(result.band_noise) == set(BANDS)
