@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from huggingface_hub import EvalResult, ModelCardData
 
-from hub.config import ModelConfig
+from hub.config import ModelConfig, Normalisation, Parent
 
 DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet-1k": "ImageNet-1k"}
 CITATION = """@inproceedings{park2022how,
@@ -35,6 +35,21 @@ class CardInfo:
     tags: list[str] = field(default_factory=list)
 
 
+def describe_normalisation(normalisation: Normalisation) -> str:
+    """Where the mean/std come from, in words: published, computed from the training images, or inherited."""
+    if normalisation.origin == "computed":
+        cap = f" (at most {normalisation.cap:,})" if normalisation.cap else ""
+        return f"mean/std computed from {normalisation.images:,} training images{cap}"
+    if normalisation.origin == "parent":
+        return f"inherited from parent `{normalisation.name}`"
+    return f"{DATASET_NAMES.get(normalisation.name, normalisation.name)} published statistics"
+
+
+def describe_parent(parent: Parent) -> str:
+    sha = f" (weights sha256 `{parent.weights_sha256}`)" if parent.weights_sha256 else ""
+    return f"fine-tuned from `{parent.source}`{sha}"
+
+
 def render_card(name: str, config: ModelConfig, num_params: int, card: CardInfo | None = None,
                 metrics: dict[str, float] | None = None) -> str:
     card = card or CardInfo()
@@ -49,6 +64,8 @@ def render_card(name: str, config: ModelConfig, num_params: int, card: CardInfo 
         library_name=config.library, license=card.license, pipeline_tag="image-classification",
         tags=["image-classification", "how-do-vits-work", config.architecture, *card.tags],
         datasets=[card.dataset] if card.dataset else None, model_name=name, eval_results=eval_results,
+        base_model=config.parent.base_model if config.parent else None,
+        base_model_relation="finetune" if config.parent else None,
     )
     lines = [f"---\n{data.to_yaml()}\n---", f"# {name}", ""]
     if card.description:
@@ -61,8 +78,12 @@ def render_card(name: str, config: ModelConfig, num_params: int, card: CardInfo 
         f"| classes | {config.num_classes} |",
         f"| input | {config.input_size[1]}x{config.input_size[2]} RGB, {config.interpolation} resize, "
         f"mean {list(config.mean)}, std {list(config.std)} |",
-        "",
     ]
+    if config.normalisation:
+        lines.append(f"| normalisation | {describe_normalisation(config.normalisation)} |")
+    if config.parent:
+        lines.append(f"| parent | {describe_parent(config.parent)} |")
+    lines.append("")
     if metrics:
         split = f" ({dataset_name} {card.split})" if card.dataset else ""
         lines += [f"## Measured{split}", "", "| metric | value |", "|---|---|"]

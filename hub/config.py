@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
 CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)
@@ -23,6 +23,11 @@ CIFAR100_CLASSES = (
     "willow_tree", "wolf", "woman", "worm",
 )
 """The 100 CIFAR-100 fine classes in label order (alphabetical, as torchvision lists them)."""
+PUBLISHED_STATISTICS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
+    "cifar10": (CIFAR10_MEAN, CIFAR10_STD), "cifar100": (CIFAR100_MEAN, CIFAR100_STD),
+    "imagenet-1k": (IMAGENET_MEAN, IMAGENET_STD),
+}
+"""The per-channel mean/std every user of these datasets normalises with, by Hub dataset id."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,34 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+@dataclass(frozen=True)
+class Parent:
+    """The model a fine-tuned one started from (the card's ``base_model``)."""
+
+    source: str
+    """What it is known as (its ``model.source``): a short name, a folder, or ``repo@commit``."""
+    weights_sha256: str | None = None
+    repo_id: str | None = None
+    """Its Hub repo, when it has one: the card's ``base_model`` (Hub metadata wants a repo id)."""
+
+    @property
+    def base_model(self) -> str:
+        return self.repo_id or self.source
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """Where a config's mean/std come from, so that a card can say it and a user can redo it."""
+
+    origin: Literal["published", "computed", "parent"]
+    name: str = ""
+    """``published``: the dataset's Hub id; ``parent``: the parent's source."""
+    images: int | None = None
+    """``computed``: how many training images they were computed from."""
+    cap: int | None = None
+    """``computed``: the most images the run would compute them from."""
+
+
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild a model and preprocess its inputs (timm/Hub ``config.json`` layout)."""
@@ -72,6 +105,10 @@ class ModelConfig:
     crop_pct: float = 1.0
     weights_sha256: str | None = None
     library: str = "howvits"
+    parent: Parent | None = None
+    """The model these weights were fine-tuned from, if any."""
+    normalisation: Normalisation | None = None
+    """Where ``mean``/``std`` come from (None: the preset's defaults)."""
 
     @property
     def labels(self) -> list[str]:
@@ -103,6 +140,9 @@ class ModelConfig:
         for key in ("input_size", "mean", "std"):
             if key in kwargs:
                 kwargs[key] = tuple(kwargs[key])
+        for key, kind in (("parent", Parent), ("normalisation", Normalisation)):
+            if kwargs.get(key) is not None:
+                kwargs[key] = kind(**kwargs[key])
         return cls(**kwargs)
 
     def save(self, path: Path) -> None:

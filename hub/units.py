@@ -26,9 +26,10 @@ The unit contract, for the author of a new family (one module in ``hub/models/``
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -284,6 +285,33 @@ class UnitModel(nn.Module):
             yield
         finally:
             del unit.forward
+
+    def reset_classifier(self, num_classes: int) -> list[str]:
+        """A freshly initialised classifier for ``num_classes`` classes (timm's method): the head unit's last linear
+        layer is replaced, every other weight and every state-dict key name stays. ``config`` takes the new class
+        count and drops its label names. Returns the names of the re-initialised parameters."""
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be at least 1, got {num_classes}")
+        head = self.units[-1]
+        linears = [name for name, module in head.named_modules() if isinstance(module, nn.Linear)]
+        if not linears:
+            raise TypeError(f"the head ({type(head).__name__}) has no linear classifier to reset")
+        owner, _, attr = linears[-1].rpartition(".")
+        old = head.get_submodule(linears[-1])
+        new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None, device=old.weight.device,
+                        dtype=old.weight.dtype)
+        setattr(head.get_submodule(owner), attr, new.train(old.training))
+        if self.config is not None:
+            self.config = replace(self.config, num_classes=num_classes, label_names=None)
+        return [f"units.{len(self.units) - 1}.{linears[-1]}.{name}" for name, _ in new.named_parameters()]
+
+    def set_input_size(self, img_size: int) -> None:
+        """Take ``img_size`` x ``img_size`` inputs (timm's method): absolute position embeddings are resampled,
+        window-attention stages rebuilt and ``config`` updated; a model that cannot says why (:mod:`hub.resize`).
+        Resampled or rebuilt parameters are new tensors: build the optimiser afterwards."""
+        # hub.resize rebuilds models through the registry, which imports this module: a plugin import by name, as
+        # the registry's own of hub.models, keeps the import graph acyclic
+        importlib.import_module("hub.resize").set_input_size(self, img_size)
 
 
 def count_parameters(model: nn.Module) -> int:
