@@ -18,21 +18,49 @@ _EXPORTS = {
     "push_to_hub": "hub.pretrained", "create_model": "hub.registry", "family_examples": "hub.registry",
     "is_model": "hub.registry", "list_models": "hub.registry", "model_family": "hub.registry",
     "register_model": "hub.registry", "UnitInfo": "hub.units", "UnitKind": "hub.units", "UnitModel": "hub.units",
-    "UnitIntrospection": "hub.units",
+    "UnitIntrospection": "hub.units", "DescribedModel": "hub.describe", "Description": "hub.describe",
+    "UnitSpec": "hub.describe", "load_foreign": "hub.foreign",
     "count_parameters": "hub.units",
 }
 __all__ = [
-    "PRESETS", "CardInfo", "HubError", "IncompatibleWeightsError", "ModelConfig", "NotAvailableError", "ParamRole",
-    "Preset", "UnitInfo", "UnitIntrospection", "UnitKind", "UnitModel", "UnknownModelError", "convert_official",
-    "count_parameters", "create_model", "family_examples", "from_pretrained", "is_model", "list_models",
-    "model_family", "push_folder", "push_to_hub", "register_model", "save_pretrained",
+    "PRESETS",
+    "CardInfo",
+    "DescribedModel",
+    "Description",
+    "HubError",
+    "IncompatibleWeightsError",
+    "ModelConfig",
+    "NotAvailableError",
+    "ParamRole",
+    "Preset",
+    "UnitInfo",
+    "UnitIntrospection",
+    "UnitKind",
+    "UnitModel",
+    "UnitSpec",
+    "UnknownModelError",
+    "convert_official",
+    "count_parameters",
+    "create_model",
+    "family_examples",
+    "from_pretrained",
+    "is_model",
+    "list_models",
+    "load_foreign",
+    "model_family",
+    "push_folder",
+    "push_to_hub",
+    "register_model",
+    "save_pretrained",
 ]
 
 if TYPE_CHECKING:
     from hub.card import CardInfo
     from hub.config import PRESETS, ModelConfig, Preset
+    from hub.describe import DescribedModel, Description, UnitSpec
     from hub.errors import HubError, IncompatibleWeightsError, NotAvailableError, UnknownModelError
     from hub.folder import save_pretrained
+    from hub.foreign import load_foreign
     from hub.layers import ParamRole
     from hub.official import convert_official
     from hub.pretrained import from_pretrained, push_folder, push_to_hub
