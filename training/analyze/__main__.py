@@ -3,7 +3,9 @@
 Analyses: fourier, variance, noise, hessian, landscape, lesion, cka, corruptions, and report (the suite on
 several models with one Markdown page). Each writes <out>/<analysis>.json (the model, the images, the exact
 settings and every plotted number, typed and versioned) and <out>/<analysis>.png. MODEL may also be a
-registered architecture name, which is analysed with random weights (seed 0). DATA: cifar10, cifar100, an
+registered architecture name, which is analysed with random weights (seed 0), or a model of another library or
+your own: timm:NAME, torchvision:NAME (random weights unless --pretrained) or package.module:factory (a function
+returning a module whose class has a ready-made unit description, or a hub.DescribedModel). DATA: cifar10, cifar100, an
 ImageFolder directory or a tar of one; by default the analyses look at the 5,000-image validation split the
 training runs held out (--val-size, --seed), and the loss-based ones (hessian, landscape) at the training
 part of it. `python -m training.analyze ANALYSIS --help` lists every setting of one analysis.
