@@ -9,19 +9,23 @@ import math
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from hub import UnitModel, create_model, save_pretrained
-from hub.data import class_balanced_subset
+from hub.card import describe_normalisation
+from hub.config import PUBLISHED_STATISTICS, Normalisation
+from hub.data import balanced_sample, channel_statistics, class_balanced_subset
 from hub.files import atomic_path
-from hub.pretrained import push_folder
+from hub.pretrained import from_pretrained, push_folder
+from hub.resize import rebuilt
 from hub.transforms import eval_transform
 from training.augment import batch_mixer, soft_target_cross_entropy, train_transform
 from training.checkpoint import git_commit, load_checkpoint, save_checkpoint
@@ -32,6 +36,14 @@ from training.optim import build_optimizer, build_scheduler
 from training.outputs import RunSummary, card_metrics, duration, training_card, write_evaluation
 from training.sampling import EpochBatchSampler, SeededTransformSubset, sample_seed
 from training.settings import RunSettings, should_compile
+
+
+def with_drop_path(build: Callable[..., UnitModel], *args: Any, **kwargs: Any) -> UnitModel:
+    """``build(*args, **kwargs)`` for a model with the recipe's stochastic depth, which some architectures lack."""
+    try:
+        return build(*args, **kwargs)
+    except TypeError as err:
+        raise ValueError(f"the architecture has no stochastic depth; pass --drop-path 0 ({err})") from err
 
 
 class Trainer:
@@ -52,7 +64,9 @@ class Trainer:
             keep = class_balanced_subset([targets[i] for i in train_idx], settings.data_fraction, settings.seed)
             train_idx = [train_idx[i] for i in keep]
 
-        self.model = self._build_model(len(self.classes))
+        self.model = self._build_model()
+        self.settings = dataclasses.replace(settings, model=self.model.config.architecture)  # the parent's if unset
+        self._normalise(base, targets, train_idx)
         config = self.model.config
         self.train_set = SeededTransformSubset(base, train_idx, train_transform(recipe, config), settings.seed)
         self.val_set = SeededTransformSubset(base, val_idx, eval_transform(config), settings.seed)
@@ -81,16 +95,54 @@ class Trainer:
         self.elapsed = self.epoch_seconds = 0.0
         self.epoch_images = 0
 
-    def _build_model(self, num_classes: int) -> UnitModel:
-        settings, recipe = self.settings, self.recipe
-        overrides = {"drop_path_rate": recipe.drop_path} if recipe.drop_path else {}
-        try:
-            model = create_model(settings.model, num_classes=num_classes, preset=settings.preset, **overrides)
-        except TypeError as err:
-            raise ValueError(f"{settings.model} has no stochastic depth; pass --drop-path 0 ({err})") from err
-        mean, std = settings.normalisation or (model.config.mean, model.config.std)
-        model.config = dataclasses.replace(model.config, mean=tuple(mean), std=tuple(std), label_names=self.classes)
+    def _build_model(self) -> UnitModel:
+        """The architecture with random weights, or the parent with this data's classes; then the recipe's
+        stochastic depth and the training resolution."""
+        settings, drop_path = self.settings, self.recipe.drop_path
+        if settings.init_from:
+            model = from_pretrained(settings.init_from, labels=self.classes)
+            self._check_parent(model)
+            if drop_path != model.config.model_args.get("drop_path_rate", 0.0):
+                model = with_drop_path(rebuilt, model, drop_path_rate=drop_path)
+        else:
+            overrides = {"drop_path_rate": drop_path} if drop_path else {}
+            model = with_drop_path(create_model, settings.model, len(self.classes), settings.preset or "cifar",
+                                   **overrides)
+            model.config = dataclasses.replace(model.config, label_names=self.classes)
+        if settings.img_size:
+            model.set_input_size(settings.img_size)
         return model
+
+    def _check_parent(self, model: UnitModel) -> None:
+        """The parent decides the architecture and the preset: a flag that says otherwise is refused."""
+        config, settings = model.config, self.settings
+        for flag, asked, found in (("--model", settings.model, config.architecture),
+                                   ("--preset", settings.preset, config.preset)):
+            if asked is not None and asked != found:
+                raise ValueError(f"{flag} {asked} contradicts --init-from {settings.init_from}, a "
+                                 f"{config.architecture} with the {config.preset} preset; leave {flag} out (the parent "
+                                 f"decides it)")
+
+    def _normalise(self, base: Dataset, targets: list[int], train_idx: list[int]) -> None:
+        """The model's mean/std: the parent's, published ones, or computed from (at most
+        ``statistics_images``) training images at the training resolution, before augmentation."""
+        settings, config = self.settings, self.model.config
+        name = "imagenet-1k" if settings.normalisation == "imagenet" else settings.dataset_name
+        if settings.normalisation == "parent":
+            mean, std, origin = config.mean, config.std, Normalisation("parent", config.parent.source)
+        elif name in PUBLISHED_STATISTICS:
+            (mean, std), origin = PUBLISHED_STATISTICS[name], Normalisation("published", name)
+        else:
+            picked = balanced_sample(targets, train_idx, settings.statistics_images, settings.seed)
+            pixels = SeededTransformSubset(base, picked, eval_transform(config, normalise=False), settings.seed)
+            loader = DataLoader(pixels, batch_size=256, num_workers=settings.workers)
+            stats = channel_statistics((batch for batch, _ in loader), len(picked),
+                                       settings.progress and self.ddp.main)
+            mean, std = stats.mean, stats.std
+            origin = Normalisation("computed", images=stats.images, cap=settings.statistics_images)
+        self.model.config = dataclasses.replace(config, mean=tuple(mean), std=tuple(std), normalisation=origin)
+        if self.ddp.main:
+            print(f"normalisation: {describe_normalisation(origin)}", file=sys.stderr)
 
     # -- the loop ------------------------------------------------------------------------------------------
 

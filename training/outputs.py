@@ -117,8 +117,9 @@ def training_card(settings: RunSettings, summary: RunSummary) -> CardInfo:
         f"({best.get('val_accuracy', float('nan')):.4f}). The weights are the final epoch's. Per-epoch log: "
         f"`log.jsonl`.",
     ])
+    how = f"fine-tuned from `{settings.init_from}`" if settings.init_from else "trained"
     return CardInfo(
-        description=f"`{settings.model}` trained with this toolkit's `training.train`.",
+        description=f"`{settings.model}` {how} with this toolkit's `training.train`.",
         dataset=settings.dataset_name, split="validation", training=training,
         reproduce=settings.command or "python -m training.train ...",
     )

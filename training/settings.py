@@ -11,16 +11,17 @@ import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
-from hub.config import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
-from hub.data import DataSpec, add_data_arguments, data_spec_from_args
+from hub.config import PUBLISHED_STATISTICS
+from hub.data import STATISTICS_IMAGES, DataSpec, add_data_arguments, data_spec_from_args
 from training.recipes import RECIPES, Recipe, add_recipe_arguments, recipe_from_args
 
-NORMALISATION = {"cifar10": (CIFAR10_MEAN, CIFAR10_STD), "cifar100": (CIFAR100_MEAN, CIFAR100_STD)}
-
+Normalisation = Literal["parent", "dataset", "imagenet"]
+"""Where a run's mean/std come from: the parent's (``--init-from``), the data's (its published statistics when
+``--dataset-name`` has them, else computed from the training images), or ImageNet's."""
 
 COMPILE_MIN_STEPS = 2000
 """Runs this long or longer compile the training step by default (``--compile auto``)."""
@@ -51,13 +52,22 @@ def should_compile(requested: bool | None, total_steps: int, device: str) -> tup
 class RunSettings:
     """Everything about a run that is not the recipe: what to train on, where, and how to execute it."""
 
-    model: str
+    model: str | None
+    """The architecture; None: the parent's (``init_from``)."""
     data: DataSpec
     """The training images: the training part of the held-out split (its validation part is evaluated)."""
     out: Path
     recipe: Recipe
     dataset_name: str | None = None
-    preset: str = "cifar"
+    preset: str | None = None
+    """None: ``cifar``, or the parent's with ``init_from``."""
+    init_from: str | None = None
+    """Weights to start from: anything :func:`hub.from_pretrained` loads."""
+    img_size: int | None = None
+    """The training resolution; None: the preset's, or the parent's."""
+    normalisation: Normalisation = "dataset"
+    statistics_images: int = STATISTICS_IMAGES
+    """The most training images computed statistics are computed from."""
     data_fraction: float = 1.0
     device: str = "cpu"
     threads: int | None = None
@@ -79,28 +89,45 @@ class RunSettings:
         """One seed for the split, the initialisation and every augmentation draw."""
         return self.data.seed
 
-    @property
-    def normalisation(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
-        """The dataset's own mean/std when it is a CIFAR set; otherwise the model preset's are kept."""
-        return NORMALISATION.get(self.dataset_name or "")
-
     def provenance(self) -> dict[str, Any]:
-        """What a checkpoint must match to be resumed by this run."""
+        """What a checkpoint must match to be resumed by this run (a parent and a resolution only when set, so
+        that checkpoints written before they existed still resume)."""
+        optional = {key: value for key, value in (("init_from", self.init_from), ("img_size", self.img_size))
+                    if value is not None}
         return {"model": self.model, "dataset": self.data.data, "val_size": self.data.val_size or 0,
-                "seed": self.seed, "data_fraction": self.data_fraction, "recipe": dataclasses.asdict(self.recipe)}
+                "seed": self.seed, "data_fraction": self.data_fraction, "recipe": dataclasses.asdict(self.recipe),
+                **optional}
 
 
 def build_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training.train", description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="registered architecture (python -m hub list)")
+    parser.add_argument("--model", default=None,
+                        help="registered architecture (python -m hub list); with --init-from, the parent's")
+    parser.add_argument("--init-from", default=None, metavar="NAME",
+                        help="start from these weights: a short name, model folder, Hub repo id or released "
+                             "checkpoint (anything hub.from_pretrained loads); its architecture, preset and input "
+                             "size are kept and its classifier is re-initialised when the class count differs")
+    parser.add_argument("--img-size", type=int, default=None,
+                        help="training resolution (default: the preset's, or the parent's); the model is resized "
+                             "with set_input_size")
+    parser.add_argument("--normalisation", "--normalization", default="auto",
+                        choices=["auto", "parent", "dataset", "imagenet"],
+                        help="mean/std: the parent's, the data's (published for a --dataset-name that has them, "
+                             "else computed from the training images) or ImageNet's (default auto: the parent's "
+                             "with --init-from, else the data's)")
+    parser.add_argument("--statistics-images", type=int, default=STATISTICS_IMAGES,
+                        help=f"compute mean/std from at most this many training images, a seeded class-balanced "
+                             f"subset (default: {STATISTICS_IMAGES:,})")
     parser.add_argument("--out", required=True, type=Path, help="run folder; becomes the hub folder at the end")
     parser.add_argument("--recipe", default="paper", choices=list(RECIPES), help="named recipe (default: paper)")
     parser.add_argument("--dataset-name", default=None,
                         help="what the data is (cifar10, cifar100, ...): the model card's dataset and, for "
-                             "CIFAR, the normalisation statistics (default: --dataset when it names CIFAR)")
-    parser.add_argument("--preset", default="cifar", choices=["cifar", "imagenet"],
-                        help="model preset: 32x32 CIFAR stem or 224x224 ImageNet stem (default: cifar)")
+                             f"{', '.join(PUBLISHED_STATISTICS)}, the published normalisation statistics (default: "
+                             "--dataset when it names CIFAR)")
+    parser.add_argument("--preset", default=None, choices=["cifar", "imagenet"],
+                        help="model preset: 32x32 CIFAR stem or 224x224 ImageNet stem (default: cifar, or the "
+                             "parent's with --init-from)")
     parser.add_argument("--data-fraction", type=float, default=1.0,
                         help="train on this class-balanced fraction of the remaining images (default: 1)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
@@ -143,14 +170,31 @@ def settings_from_args(args: argparse.Namespace, world: int, local_rank: int, lo
     workers = args.workers if args.workers is not None else (min(8, cores // local_world) if on_cuda else 0)
 
     data = dataclasses.replace(data_spec_from_args(args), split="train")
-    dataset_name = args.dataset_name or (data.data if data.data in NORMALISATION else None)
+    dataset_name = args.dataset_name or (data.data if data.data in PUBLISHED_STATISTICS else None)
+    if not (args.model or args.init_from):
+        raise ValueError("give --model (an architecture to train from scratch) or --init-from (weights to start from)")
+    for flag, value in (("--img-size", args.img_size), ("--statistics-images", args.statistics_images)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be positive, got {value}")
     launcher = "torchrun --nproc_per_node N -m training.train" if world > 1 else "python -m training.train"
     return RunSettings(
         model=args.model, data=data, out=args.out, recipe=recipe_from_args(args, args.recipe),
-        dataset_name=dataset_name, preset=args.preset, data_fraction=args.data_fraction, device=device,
+        dataset_name=dataset_name, preset=args.preset, init_from=args.init_from, img_size=args.img_size,
+        normalisation=resolve_normalisation(args.normalisation, args.init_from),
+        statistics_images=args.statistics_images, data_fraction=args.data_fraction, device=device,
         threads=threads, workers=workers, channels_last=args.channels_last == "true",
         compile=None if args.compile == "auto" else args.compile == "true",
         fused_optimizer=args.fused_optimizer == "true", amp=args.amp, resume=args.resume, push_to_hub=args.push_to_hub,
         name=args.name, progress=args.progress,
         command=f"{launcher} {shlex.join(a for a in argv if a != '--resume')}",
     )
+
+
+def resolve_normalisation(choice: str, init_from: str | None) -> Normalisation:
+    """``--normalisation auto``: the parent's statistics when fine-tuning (its features were learnt on inputs
+    normalised so), else the data's."""
+    if choice == "auto":
+        return "parent" if init_from else "dataset"
+    if choice == "parent" and not init_from:
+        raise ValueError("--normalisation parent needs --init-from (there is no parent)")
+    return choice

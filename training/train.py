@@ -5,9 +5,16 @@ Examples:
   python -m training.train --model resnet_tiny --dataset train.tar.gz --val-size 5000 --recipe cpu-quick --out runs/r
   torchrun --nproc_per_node 4 -m training.train --model alternet_50 --dataset cifar100 --recipe paper --out runs/x
   python -m training.train ... --out runs/a --resume        # continue a killed or interrupted run exactly
+  python -m training.train --init-from vit-tiny-cifar10 --dataset my-images/ --img-size 64 --out runs/ft
 
 DATA (--dataset) is cifar10 / cifar100 (torchvision, downloaded into --root), an ImageFolder directory, or a
 .tar/.tar.gz of one (read in memory, never unpacked). A seeded, stratified --val-size split is held out of it.
+Its mean/std are the published ones for --dataset-name cifar10/cifar100, else computed from the training images.
+
+--init-from starts from any weights hub.from_pretrained loads (short name, folder, Hub repo id, released
+checkpoint): the architecture and preset are the parent's, the classifier is re-initialised when the data has
+another number of classes, the mean/std are the parent's (--normalisation says otherwise), and the card records
+the parent as its base_model.
 
 The output folder holds recipe.json (the recipe after overrides), log.jsonl (one line per epoch),
 checkpoint.pt (rewritten atomically every epoch and on SIGTERM), tensorboard/ (if TensorBoard is installed)
