@@ -8,11 +8,19 @@ whatever the unit's own layout. A model that is not written this way (a timm or 
 own) gets the same interface from a description of its units (:mod:`hub.describe`); the analyses take either
 through :class:`UnitIntrospection`.
 
+Where we use timm's words they keep timm's meaning (:class:`UnitModel`): ``feature_info`` lists the feature
+points, which are unit outputs (one per block of a single-stage network, ViT and Mixer; one per stage
+otherwise, the stem included for convolutional networks), ``forward_intermediates`` returns the final features
+and the maps at chosen points, ``forward_head`` pools and classifies. The one place where our points cannot be
+timm's: its ResNet stem point is before the stem's max-pool, ours after it (the max-pool is in our stem unit).
+
 The unit contract, for the author of a new family (one module in ``hub/models/``):
 
 - ``kind``: ``stem`` (first unit), ``conv``, ``msa``, ``mlp``, ``pool`` (any resolution or width change that
   is not residual: max-pool, patch merging, token pooling, blur) and ``head`` (last unit, returns logits).
   The paper's claims are judged per kind, so an attention block is ``msa`` and a channel MLP is ``mlp``.
+- the head splits as timm splits a classifier (:class:`hub.models.heads.Head`): ``norm`` (the final norm, an
+  identity where there is none), ``pre_logits`` (pooling and hidden layers) and ``fc``.
 - ``stage``: 0 for the stem, then 1, 2, ... for each resolution stage, the head last. Unit names are
   ``s{stage}.{index within the stage}.{kind}`` (``stem``, ``head``), stable across releases.
 - ``layout``: how the unit's output maps onto a grid: ``nchw`` (conv maps), ``nhwc`` (channels-last maps)
@@ -27,13 +35,14 @@ The unit contract, for the author of a new family (one module in ``hub/models/``
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
+import torch
 from torch import Tensor, nn
 
 from hub.config import ModelConfig
@@ -215,13 +224,27 @@ class UnitIntrospection(Protocol):
 
 
 class UnitModel(nn.Module):
-    """A classifier written as a chain of units; the head is the last unit."""
+    """A classifier written as a chain of units; the head is the last unit.
 
-    def __init__(self, units: list[Unit]) -> None:
+    ``units_per_block``: for a single-stage network whose feature points are its blocks, as timm's ViT and Mixer
+    have them, how many units one block is (2: MSA + MLP, or token + channel mixing; Mixer's token mixing is an
+    ``mlp`` unit too, so kinds alone cannot tell); ``None``: one feature point per stage.
+    """
+
+    _MAP_FORMATS: ClassVar[dict[str, Callable[[Tensor], Tensor]]] = {
+        "NCHW": lambda m: m, "NHWC": lambda m: m.permute(0, 2, 3, 1), "NLC": lambda m: m.flatten(2).transpose(1, 2)}
+
+    def __init__(self, units: list[Unit], units_per_block: int | None = None) -> None:
         super().__init__()
         if not units or units[-1].kind is not UnitKind.HEAD:
             raise ValueError("the last unit of a model must be its head")
+        body = len(units) - 2
+        if units_per_block is not None and (units_per_block < 1 or body % units_per_block):
+            raise ValueError(f"the {body} units between stem and head are no blocks of {units_per_block}")
         self.units = nn.ModuleList(units)
+        self.units_per_block = units_per_block
+        self._feature_info: tuple[tuple[int, ...], list[dict[str, Any]]] | None = None
+        """``feature_info`` measured at an input size: ``(input size, points)``."""
         self.config: ModelConfig | None = None
         """Architecture, classes, labels and preprocessing; set by ``create_model`` and ``from_pretrained``."""
         self.source: str = ""
@@ -252,6 +275,117 @@ class UnitModel(nn.Module):
             if info.index in wanted:
                 out[info.name] = x if unit.kind is UnitKind.HEAD else unit.layout.to_map(x)
         return out
+
+    # timm's contract, in timm's words: feature points (feature_info), the maps at them (forward_intermediates)
+    # and the head split (forward_head). Feature points are unit outputs; unit_outputs is the per-unit view.
+
+    def _feature_units(self) -> list[int]:
+        """Indices of the units whose outputs are the feature points, in order.
+
+        A single-stage network with ``units_per_block`` has one point per block (timm's ViT, Mixer). Otherwise
+        each stage ends at its last unit that is not a pool (patch merging and token pooling open a stage in
+        timm 1.x), and the stem is a point of convolutional networks only: timm's CNNs expose their stem, its
+        transformers not their patch embedding.
+        """
+        if self.units_per_block:
+            return list(range(self.units_per_block, len(self.units) - 1, self.units_per_block))
+        ends = {unit.stage: i for i, unit in enumerate(self.units[:-1]) if unit.kind is not UnitKind.POOL}
+        if not any(unit.kind is UnitKind.CONV for unit in self.units):
+            ends.pop(0, None)
+        return sorted(ends.values())
+
+    @property
+    def feature_info(self) -> list[dict[str, Any]]:
+        """timm's ``feature_info``: ``num_chs``, ``reduction`` (input side / map side) and ``module`` (``units.i``)
+        of each feature point, from one dry run at the configured input size (cached per size).
+
+        Where timm's ResNet has its stem point after the stem's ReLU (reduction 2), ours is the stem unit's
+        output, after its max-pool (reduction 4): the max-pool is inside our stem unit.
+        """
+        if self.config is None:
+            raise ValueError("feature_info needs model.config for the input size: build with create_model")
+        size = tuple(self.config.input_size)
+        if self._feature_info is None or self._feature_info[0] != size:
+            self._feature_info = (size, self._measure_features(size))
+        return [dict(point) for point in self._feature_info[1]]
+
+    def _measure_features(self, size: tuple[int, ...]) -> list[dict[str, Any]]:
+        weight = next(self.parameters())
+        x = torch.zeros(1, *size, dtype=weight.dtype, device=weight.device)
+        with torch.no_grad(), self._evaluating():
+            maps = self.forward_intermediates(x, intermediates_only=True)
+        return [{"num_chs": m.shape[1], "reduction": round(size[-1] / m.shape[-1]), "module": f"units.{i}"}
+                for i, m in zip(self._feature_units(), maps, strict=True)]
+
+    @contextmanager
+    def _evaluating(self) -> Iterator[None]:
+        """Eval mode for a dry run (BatchNorm statistics untouched), each module's own mode restored after."""
+        modes = [(module, module.training) for module in self.modules()]
+        self.eval()
+        try:
+            yield
+        finally:
+            for module, mode in modes:
+                module.training = mode
+
+    @staticmethod
+    def _take_indices(count: int, indices: int | Sequence[int] | None) -> list[int]:
+        """Absolute point indices, as timm's ``feature_take_indices`` makes them; bad ones raise, naming the range."""
+        if indices is None:
+            return list(range(count))
+        if isinstance(indices, int):
+            if not 0 < indices <= count:
+                raise ValueError(f"indices={indices} asks for the last {indices} of {count} feature points")
+            return list(range(count - indices, count))
+        bad = [i for i in indices if not -count <= i < count]
+        if bad or not indices:
+            raise IndexError(f"feature point indices {list(indices)} are not in range for {count} points "
+                             f"(-{count} to {count - 1}, see feature_info)")
+        return [i % count for i in indices]
+
+    def forward_intermediates(self, x: Tensor, indices: int | Sequence[int] | None = None, norm: bool = False,
+                              stop_early: bool = False, output_fmt: str = "NCHW",
+                              intermediates_only: bool = False) -> list[Tensor] | tuple[Tensor, list[Tensor]]:
+        """timm's ``forward_intermediates``: the maps at the feature points ``indices`` picks (``None`` every
+        point, ``n`` the last ``n``, a sequence those points, negative ones from the end), in chain order, as
+        ``output_fmt`` ``NCHW``, ``NHWC`` or ``NLC`` (token maps without their prefix tokens, on their grid).
+
+        Returns the maps (``intermediates_only``) or ``(final, maps)``: ``final`` is what :meth:`forward_head`
+        takes, the last unit's output in its own layout after the head's final norm (the normed token sequence,
+        CLS included, where timm's PiT keeps its CLS token alone; Swin's NHWC map; a conv map). ``norm`` applies
+        that final norm to the maps where timm does: every block of a single-stage network (ViT, Mixer), the last
+        stage of a hierarchical one (Swin, pre-activation ResNets). ``stop_early`` ends the chain at the last
+        point asked for.
+        """
+        if output_fmt not in self._MAP_FORMATS:
+            raise ValueError(f"output_fmt must be one of {sorted(self._MAP_FORMATS)}, not {output_fmt!r}")
+        points = self._feature_units()
+        taken = {points[i] for i in self._take_indices(len(points), indices)}
+        normed_from = points[0] if self.units_per_block else points[-1]
+        last = max(taken) if stop_early or intermediates_only else len(self.units) - 2
+        maps = []
+        for i, unit in enumerate(self.units[: last + 1]):
+            x = unit(x)
+            if i in taken:
+                y = self._head().norm(x) if norm and i >= normed_from else x
+                maps.append(self._MAP_FORMATS[output_fmt](unit.layout.to_map(y)))
+        if intermediates_only:
+            return maps
+        return (self._head().norm(x) if last >= normed_from else x), maps
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """timm's ``forward_head`` on the ``final`` features of :meth:`forward_intermediates`: pooling (and the
+        hidden layers of an MLP head), then the classifier; ``pre_logits`` returns the pooled features."""
+        head = self._head()
+        x = head.pre_logits(x)
+        return x if pre_logits else head.fc(x)
+
+    def _head(self) -> Unit:
+        head = self.units[-1]
+        if not all(hasattr(head, part) for part in ("norm", "pre_logits", "fc")):
+            raise TypeError(f"the head ({type(head).__name__}) does not split into norm, pre_logits and fc, which "
+                            "forward_head and the final features need (hub.models.heads.Head)")
+        return head
 
     def no_weight_decay(self) -> set[str]:
         """Names of parameters declared as position embeddings, tables or tokens (timm's method name)."""

@@ -45,7 +45,7 @@ def build_mixer(preset: Preset, num_classes: int, *, dim: int, depth: int, token
                                 drop_path=rate, layout=layout)
         units += [token_mixing, mlp_unit(dim, channel_hidden, 1, layout, rate, norm_eps)]
     units.append(TokenHead(2, dim, num_classes, pool="mean", eps=norm_eps))
-    return UnitModel(units)
+    return UnitModel(units, units_per_block=2)
 
 
 @register_model(example=True)

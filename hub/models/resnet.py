@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from hub.config import Preset
 from hub.layers import Blur, SqueezeExcite, stochastic_depth_rates
+from hub.models.heads import SequentialHead
 from hub.registry import register_model
 from hub.units import PostActResidual, PreActResidual, SequentialUnit, Unit, UnitKind, UnitModel
 
@@ -60,9 +61,9 @@ def conv_stem(preset: Preset, width: int, norm_act: bool) -> Unit:
 
 
 def gap_head(stage: int, width: int, num_classes: int, preact: bool) -> Unit:
-    pre = [nn.BatchNorm2d(width), nn.ReLU(inplace=True)] if preact else []
-    pool = (nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    return SequentialUnit(UnitKind.HEAD, stage, *pre, *pool, nn.Linear(width, num_classes))
+    """(BN-ReLU, the final norm of pre-activation networks) -> global average pool -> linear classifier."""
+    norm = [nn.BatchNorm2d(width), nn.ReLU(inplace=True)] if preact else []
+    return SequentialHead(stage, norm, [nn.AdaptiveAvgPool2d(1), nn.Flatten()], nn.Linear(width, num_classes))
 
 
 class SmoothingUnit(Unit):

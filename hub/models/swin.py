@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from hub.config import Preset
 from hub.layers import WindowAttention, check_window, stochastic_depth_rates
+from hub.models.heads import Head
 from hub.models.transformer import mlp_unit
 from hub.registry import register_model
 from hub.units import MapLayout, Permute, Residual, SequentialUnit, Unit, UnitKind, UnitModel
@@ -32,16 +33,16 @@ class PatchMerging(Unit):
         return self.reduction(self.norm(x))
 
 
-class MapHead(Unit):
-    """LayerNorm, global average over the map, linear classifier."""
+class MapHead(Head):
+    """LayerNorm (the final norm) on the channels-last map, global average over the map, linear classifier."""
 
     def __init__(self, stage: int, dim: int, num_classes: int) -> None:
-        super().__init__(UnitKind.HEAD, stage)
+        super().__init__(stage)
         self.norm = nn.LayerNorm(dim)
         self.fc = nn.Linear(dim, num_classes)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.fc(self.norm(x).mean((1, 2)))
+    def pre_logits(self, x: Tensor) -> Tensor:
+        return x.mean((1, 2))
 
 
 def build_swin(preset: Preset, num_classes: int, *, dim: int, depths: tuple[int, ...], heads: tuple[int, ...],

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from hub.layers import Attention, Mlp
+from hub.models.heads import Head
 from hub.units import MapLayout, Residual, Unit, UnitKind
 
 TIMM_EPS = 1e-6
@@ -25,21 +26,20 @@ def mlp_unit(dim: int, hidden: int, stage: int, layout: MapLayout, drop_path: fl
     return Residual(UnitKind.MLP, stage, branch, drop_path=drop_path, layout=layout)
 
 
-class TokenHead(Unit):
-    """LayerNorm, then the CLS token (``pool="cls"``) or the mean of all tokens, then a linear classifier."""
+class TokenHead(Head):
+    """LayerNorm (the final norm), then the CLS token (``pool="cls"``) or the mean of all tokens, then a linear
+    classifier."""
 
     def __init__(self, stage: int, dim: int, num_classes: int, pool: str = "cls", eps: float = 1e-5) -> None:
-        super().__init__(UnitKind.HEAD, stage)
+        super().__init__(stage)
         if pool not in ("cls", "mean"):
             raise ValueError(f"pool must be 'cls' or 'mean', not {pool!r}")
         self.pool = pool
         self.norm = nn.LayerNorm(dim, eps=eps)
         self.fc = nn.Linear(dim, num_classes)
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.norm(x)
-        x = x[:, 0] if self.pool == "cls" else x.flatten(1, -2).mean(1)
-        return self.fc(x)
+    def pre_logits(self, x: Tensor) -> Tensor:
+        return x[:, 0] if self.pool == "cls" else x.flatten(1, -2).mean(1)
 
 
 def init_token_params(*params: nn.Parameter) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from torch import nn
 
 from hub.config import Preset
+from hub.models.heads import SequentialHead
 from hub.registry import register_model
 from hub.units import SequentialUnit, Unit, UnitKind, UnitModel
 
@@ -25,12 +26,11 @@ def conv_unit(cin: int, cout: int, stage: int, preact: bool) -> Unit:
 
 def mlp_head(stage: int, features: int, pool: int, num_classes: int, dropout: float = 0.5,
              pre: tuple[nn.Module, ...] = ()) -> Unit:
-    """(pre-layers) -> adaptive average pool to ``pool x pool`` -> 4096-4096 MLP with dropout -> classifier."""
-    return SequentialUnit(
-        UnitKind.HEAD, stage, *pre, nn.AdaptiveAvgPool2d(pool), nn.Flatten(),
-        nn.Dropout(dropout), nn.Linear(features * pool * pool, 4096), nn.ReLU(inplace=True),
-        nn.Dropout(dropout), nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Linear(4096, num_classes),
-    )
+    """(pre-layers, the final norm) -> adaptive average pool to ``pool x pool`` -> 4096-4096 MLP with dropout
+    (the pre-logits, as in timm's VGG) -> classifier."""
+    hidden = (nn.AdaptiveAvgPool2d(pool), nn.Flatten(), nn.Dropout(dropout), nn.Linear(features * pool * pool, 4096),
+              nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(4096, 4096), nn.ReLU(inplace=True))
+    return SequentialHead(stage, pre, hidden, nn.Linear(4096, num_classes))
 
 
 def build_vgg(preset: Preset, num_classes: int, depth: int, *, preact: bool = False, img_size: int = 32) -> UnitModel:

@@ -60,7 +60,7 @@ def build_vit(preset: Preset, num_classes: int, *, dim: int, depth: int, heads: 
         units += [msa_unit(dim, heads, 1, stem.layout, rate, qkv_bias, norm_eps),
                   mlp_unit(dim, int(dim * mlp_ratio), 1, stem.layout, rate, norm_eps)]
     units.append(TokenHead(2, dim, num_classes, pool="cls", eps=norm_eps))
-    return UnitModel(units)
+    return UnitModel(units, units_per_block=2)
 
 
 @register_model
