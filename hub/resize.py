@@ -106,7 +106,8 @@ def rebuilt(model: UnitModel, **changes: Any) -> UnitModel:
     frozen = {key for key, p in model.named_parameters() if not p.requires_grad}
     for key, p in fresh.named_parameters():
         p.requires_grad_(key not in frozen)
-    fresh.config = replace(config, model_args=fresh.config.model_args, input_size=fresh.config.input_size)
+    size = fresh.config.input_size if "img_size" in changes else config.input_size  # a conv model's is only recorded
+    fresh.config = replace(config, model_args=fresh.config.model_args, input_size=size)
     fresh.source, fresh.folder = model.source, model.folder
     return fresh
 

@@ -100,15 +100,15 @@ class Trainer:
         stochastic depth and the training resolution."""
         settings, drop_path = self.settings, self.recipe.drop_path
         if settings.init_from:
-            model = from_pretrained(settings.init_from, labels=self.classes)
+            model = from_pretrained(settings.init_from, labels=self.classes, img_size=settings.img_size)
             self._check_parent(model)
             if drop_path != model.config.model_args.get("drop_path_rate", 0.0):
                 model = with_drop_path(rebuilt, model, drop_path_rate=drop_path)
-        else:
-            overrides = {"drop_path_rate": drop_path} if drop_path else {}
-            model = with_drop_path(create_model, settings.model, len(self.classes), settings.preset or "cifar",
-                                   **overrides)
-            model.config = dataclasses.replace(model.config, label_names=self.classes)
+            return model
+        overrides = {"drop_path_rate": drop_path} if drop_path else {}
+        model = with_drop_path(create_model, settings.model, len(self.classes), settings.preset or "cifar",
+                               **overrides)
+        model.config = dataclasses.replace(model.config, label_names=self.classes)
         if settings.img_size:
             model.set_input_size(settings.img_size)
         return model

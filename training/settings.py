@@ -19,7 +19,7 @@ from hub.config import PUBLISHED_STATISTICS
 from hub.data import STATISTICS_IMAGES, DataSpec, add_data_arguments, data_spec_from_args
 from training.recipes import RECIPES, Recipe, add_recipe_arguments, recipe_from_args
 
-Normalisation = Literal["parent", "dataset", "imagenet"]
+NormalisationChoice = Literal["parent", "dataset", "imagenet"]
 """Where a run's mean/std come from: the parent's (``--init-from``), the data's (its published statistics when
 ``--dataset-name`` has them, else computed from the training images), or ImageNet's."""
 
@@ -65,7 +65,7 @@ class RunSettings:
     """Weights to start from: anything :func:`hub.from_pretrained` loads."""
     img_size: int | None = None
     """The training resolution; None: the preset's, or the parent's."""
-    normalisation: Normalisation = "dataset"
+    normalisation: NormalisationChoice = "dataset"
     statistics_images: int = STATISTICS_IMAGES
     """The most training images computed statistics are computed from."""
     data_fraction: float = 1.0
@@ -190,7 +190,7 @@ def settings_from_args(args: argparse.Namespace, world: int, local_rank: int, lo
     )
 
 
-def resolve_normalisation(choice: str, init_from: str | None) -> Normalisation:
+def resolve_normalisation(choice: str, init_from: str | None) -> NormalisationChoice:
     """``--normalisation auto``: the parent's statistics when fine-tuning (its features were learnt on inputs
     normalised so), else the data's."""
     if choice == "auto":

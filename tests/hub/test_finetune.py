@@ -11,7 +11,7 @@ from huggingface_hub import ModelCard, constants
 import hub
 from hub.layers import WindowAttention
 from hub.registry import family_examples
-from hub.resize import resample_position_embedding
+from hub.resize import rebuilt, resample_position_embedding
 
 SHIPPED = "resnet-tiny-cifar10"
 
@@ -164,6 +164,7 @@ def test_a_convolutional_model_only_records_its_new_size_and_round_trips(offline
     model = hub.from_pretrained(SHIPPED, img_size=64)
     assert_kept(states(hub.from_pretrained(SHIPPED)), model)
     assert model.config.input_size == (3, 64, 64) and model.config.model_args == {}
+    assert rebuilt(model, drop_path_rate=0.1).config.input_size == (3, 64, 64)  # rebuilt for another reason
     hub.save_pretrained(model, tmp_path / "big")
     assert hub.from_pretrained(str(tmp_path / "big")).config.input_size == (3, 64, 64)
 
