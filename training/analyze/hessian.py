@@ -2,6 +2,8 @@
 iteration with deflation (PyHessian's method) and by Lanczos (both ends of the spectrum), the stochastic
 Lanczos quadrature (SLQ) density, and the paper's "max eigenvalue spectrum" (top-k per mini-batch of the
 augmented training set, on the NLL of the mixed targets plus the L2 term, as a histogram over batches).
+Beside it: the trace by Hutchinson's estimator (Rademacher probes, with its standard error) per batch, and
+the top eigenvalues of each unit's own block of the Hessian (the parameters the unit owns, the rest fixed).
 
 Explicit choices, all recorded in the output:
 - the loss: NLL of the labels or of MixUp/CutMix/label-smoothed targets drawn with a fixed seed, plus
@@ -21,12 +23,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypeVar
 
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from hub import UnitInfo, UnitIntrospection
 from hub.data import DataSpec
 from hub.layers import fused_attention
 from training.analyze.inputs import MODEL_RECIPE, Runtime, augmentation, loss_batches
@@ -37,6 +40,7 @@ from training.recipes import RECIPES
 
 MatVec = Callable[[Tensor], Tensor]
 L2 = Literal["none", "half", "paper"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -103,11 +107,17 @@ class HessianOperator:
     One batch: the gradient graph is built once and reused by every product (PyHessian's single-batch
     mode). Several batches (or the micro-batches of one, see :func:`micro_batches`): the graph of one batch
     at a time is rebuilt in every product, products weighted by batch size; memory is one batch's graph.
+
+    ``params``: the Hessian with respect to these parameters only, the others held fixed (the diagonal block
+    they span; the L2 term, a sum over tensors, is restricted with them). Default: every trainable parameter.
     """
 
-    def __init__(self, model: nn.Module, batches: list[tuple[Tensor, Tensor]], spec: LossSpec = LossSpec()) -> None:
+    def __init__(self, model: nn.Module, batches: list[tuple[Tensor, Tensor]], spec: LossSpec = LossSpec(),
+                 params: Sequence[nn.Parameter] | None = None) -> None:
         self.model, self.batches, self.spec = model, batches, spec
-        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.params = [p for p in (model.parameters() if params is None else params) if p.requires_grad]
+        if not self.params:
+            raise ValueError("no trainable parameters to differentiate")
         self.size = sum(p.numel() for p in self.params)
         self.dtype, self.device = self.params[0].dtype, self.params[0].device
         self.products = 0
@@ -162,11 +172,15 @@ class Eigenpairs:
     converged: list[bool] = field(default_factory=list)
 
 
+def _probe(size: int, generator: torch.Generator, rademacher: bool = False) -> Tensor:
+    """A float64 Gaussian draw, or its signs (a Rademacher vector of +-1)."""
+    v = torch.randn(size, generator=generator, dtype=torch.float64)
+    return v.sign() if rademacher else v
+
+
 def _random_unit(size: int, generator: torch.Generator, dtype: torch.dtype, device: torch.device,
                  rademacher: bool = False) -> Tensor:
-    v = torch.randn(size, generator=generator, dtype=torch.float64)
-    if rademacher:
-        v = v.sign()
+    v = _probe(size, generator, rademacher)
     return (v / v.norm()).to(dtype=dtype, device=device)
 
 
@@ -365,6 +379,40 @@ class MaxEigenvalueSpectrum:
         return [max(v for v in p.values if v > 0) for p in self.per_batch if any(v > 0 for v in p.values)]
 
 
+@dataclass(frozen=True)
+class TopK:
+    """How the ``k`` largest eigenvalues by magnitude of one Hessian are found: deflated power iteration
+    (PyHessian) or one Lanczos run (far fewer products); a dominant negative one shows as negative."""
+
+    k: int = 5
+    method: Literal["power", "lanczos"] = "power"
+    max_iter: int = 100
+    tol: float = 1e-3
+    lanczos_steps: int = 60
+
+    def __call__(self, op: HessianOperator, seed: int) -> Eigenpairs:
+        if self.method == "power":
+            return power_iteration(op, op.size, self.k, self.max_iter, self.tol, seed, op.dtype, op.device)
+        return lanczos_eigenvalues(op, op.size, self.k, self.lanczos_steps, seed, self.tol, op.dtype, op.device,
+                                   which="magnitude")
+
+
+def _sharded(count: int, compute: Callable[[int], T], dist: Distributed, shards: ShardFile | None, desc: str,
+             unit: str, progress: bool) -> list[T]:
+    """``compute(i)`` for the items ``i % world == rank`` (those ``shards`` already holds are read back, each new
+    one is kept there), gathered in item order on every rank: identical to one process when each item is
+    seeded by its index alone."""
+    done = {}
+    for i in tqdm(dist.mine(count), desc=desc, unit=unit, disable=not (progress and dist.main)):
+        item = shards.get(i) if shards is not None else None
+        if item is None:
+            item = compute(i)
+            if shards is not None:
+                shards.put(i, item)
+        done[i] = item
+    return dist.gather(done, count)
+
+
 def max_eigenvalue_spectrum(model: nn.Module, batches: Sequence[tuple[Tensor, Tensor]], spec: LossSpec, k: int = 5,
                             method: Literal["power", "lanczos"] = "power", max_iter: int = 100, tol: float = 1e-3,
                             lanczos_steps: int = 30, seed: int = 0, progress: bool = True,
@@ -376,25 +424,113 @@ def max_eigenvalue_spectrum(model: nn.Module, batches: Sequence[tuple[Tensor, Te
     Under torchrun each rank takes the batches ``i % world == rank`` (batch ``i`` always starts from seed
     ``seed + i``), so the gathered spectrum is the single process's; ``shards`` keeps each finished batch.
     ``micro_batch`` images per gradient graph (0: the whole batch, one graph reused by every product)."""
-    done = {}
-    mine = dist.mine(len(batches))
-    for i in tqdm(mine, desc="hessian batches", unit="batch", disable=not (progress and dist.main)):
-        pairs = shards.get(i) if shards is not None else None
-        if pairs is None:
-            op = HessianOperator(model, micro_batches(batches[i], micro_batch), spec)
-            if method == "power":
-                pairs = power_iteration(op, op.size, k, max_iter, tol, seed + i, op.dtype, op.device)
-            else:
-                pairs = lanczos_eigenvalues(op, op.size, k, lanczos_steps, seed + i, tol, op.dtype, op.device,
-                                            which="magnitude")
-            if shards is not None:
-                shards.put(i, pairs)
-        done[i] = pairs
-    per_batch = dist.gather(done, len(batches))
+    top = TopK(k, method, max_iter, tol, lanczos_steps)
+
+    def solve(i: int) -> Eigenpairs:
+        return top(HessianOperator(model, micro_batches(batches[i], micro_batch), spec), seed + i)
+
+    per_batch = _sharded(len(batches), solve, dist, shards, "hessian batches", "batch", progress)
     values = [v for pairs in per_batch for v in pairs.values]
     partial = MaxEigenvalueSpectrum(per_batch, math.nan, sum(v < 0 for v in values) / max(len(values), 1))
     tops = partial.top_positive()
     return dataclasses.replace(partial, mean_top_positive=sum(tops) / len(tops) if tops else math.nan)
+
+
+MIN_TRACE_PROBES = 5
+"""Probes before the tolerance may stop Hutchinson's estimator (a standard error from fewer is itself noise)."""
+
+
+@dataclass(frozen=True)
+class TraceEstimate:
+    value: float
+    se: float
+    """Standard error over the probes: their sample standard deviation / sqrt(probes) (NaN for one probe)."""
+    probes: int
+    converged: bool
+    """Stopped by the tolerance (``se <= tol * |value|``) before the probe budget ran out."""
+
+
+def _mean_and_se(samples: list[float]) -> tuple[float, float]:
+    values = torch.tensor(samples, dtype=torch.float64)
+    se = (values.std() / math.sqrt(len(values))).item() if len(values) > 1 else math.nan
+    return values.mean().item(), se
+
+
+def hutchinson_trace(op: MatVec, size: int, probes: int = 10, tol: float = 0.0, seed: int = 0,
+                     dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> TraceEstimate:
+    """``tr(H) = E[z^T H z]`` over Rademacher vectors ``z`` (Hutchinson 1989): the mean of at most ``probes``
+    samples with its standard error. Unlike PyHessian's stop on the change of the running mean, it stops once
+    the standard error is at most ``tol * |mean|`` (after :data:`MIN_TRACE_PROBES`; ``tol=0``: every probe)."""
+    generator = torch.Generator().manual_seed(seed)
+    samples: list[float] = []
+    for _ in range(probes):
+        z = _probe(size, generator, rademacher=True).to(dtype=dtype, device=device)
+        samples.append((op(z).double() @ z.double()).item())
+        value, se = _mean_and_se(samples)
+        if tol > 0 and len(samples) >= MIN_TRACE_PROBES and se <= tol * abs(value):
+            return TraceEstimate(value, se, len(samples), True)
+    return TraceEstimate(*_mean_and_se(samples), len(samples), False)
+
+
+@dataclass(frozen=True)
+class HessianTrace:
+    """The trace of each mini-batch's Hessian and of the Hessian of the loss over all of them (the mean of the
+    batches', weighted by their sizes)."""
+
+    per_batch: list[TraceEstimate]
+    images: list[int]
+    value: float
+    se: float
+    """From the probes alone (independent between batches): how well ``value`` pins down these batches' trace."""
+    batch_se: float
+    """The spread between batches / sqrt(batches) (NaN for one): how far other batches of the same data may
+    move it."""
+
+
+def hessian_trace(model: nn.Module, batches: Sequence[tuple[Tensor, Tensor]], spec: LossSpec, probes: int = 10,
+                  tol: float = 0.0, seed: int = 0, progress: bool = True, dist: Distributed = Distributed(),
+                  shards: ShardFile | None = None, micro_batch: int = 0) -> HessianTrace:
+    """Hutchinson's estimate per batch, batch ``i`` with its own probes (seed ``seed + i``), sharded over ranks
+    as the spectrum is."""
+    def estimate(i: int) -> TraceEstimate:
+        op = HessianOperator(model, micro_batches(batches[i], micro_batch), spec)
+        return hutchinson_trace(op, op.size, probes, tol, seed + i, op.dtype, op.device)
+
+    per_batch = _sharded(len(batches), estimate, dist, shards, "hessian trace", "batch", progress)
+    images = [len(inputs) for inputs, _ in batches]
+    weights = torch.tensor(images, dtype=torch.float64) / sum(images)
+    values = torch.tensor([t.value for t in per_batch], dtype=torch.float64)
+    ses = torch.tensor([t.se for t in per_batch], dtype=torch.float64)
+    spread = (values.std() / math.sqrt(len(values))).item() if len(values) > 1 else math.nan
+    return HessianTrace(per_batch, images, (weights @ values).item(), (weights**2 @ ses**2).sqrt().item(), spread)
+
+
+@dataclass(frozen=True)
+class UnitEigenpairs:
+    unit: UnitInfo
+    parameters: int
+    """How many parameters the unit owns: the size of its block of the Hessian."""
+    eigenpairs: Eigenpairs
+
+
+def unit_eigenvalues(model: UnitIntrospection, batch: tuple[Tensor, Tensor], spec: LossSpec, top: TopK,
+                     seed: int = 0, progress: bool = True, dist: Distributed = Distributed(),
+                     shards: ShardFile | None = None, micro_batch: int = 0) -> list[UnitEigenpairs]:
+    """The top eigenvalues of each unit's block of the Hessian on one batch: the second derivatives of the loss
+    with respect to the parameters the unit owns (``unit_parameters``), every other parameter held fixed. Units
+    without trainable parameters are left out; unit ``i`` starts from seed ``seed + i``; the units are shared
+    over ranks."""
+    owned = [(info, [p for _, p in model.unit_parameters(info.index) if p.requires_grad])
+             for info in model.unit_infos()]
+    owned = [(info, params) for info, params in owned if params]
+
+    def solve(j: int) -> Eigenpairs:
+        info, params = owned[j]
+        return top(HessianOperator(model, micro_batches(batch, micro_batch), spec, params), seed + info.index)
+
+    pairs = _sharded(len(owned), solve, dist, shards, "hessian per unit", "unit", progress)
+    return [UnitEigenpairs(info, sum(p.numel() for p in params), eigenpairs)
+            for (info, params), eigenpairs in zip(owned, pairs, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -431,10 +567,25 @@ class HessianSettings:
     """images per gradient graph: 0 keeps one graph per mini-batch, reused by every product (fastest); a
     smaller number rebuilds the graph of one micro-batch at a time in every product: the same Hessian in a
     fraction of the memory (needs --bn eval)"""
+    trace: bool = True
+    """Hutchinson's estimate of the Hessian trace on every batch of the spectrum and over all of them, with its
+    standard error"""
+    trace_probes: int = 10
+    """Rademacher probes per batch at most (one Hessian product each)"""
+    trace_tol: float = 0.05
+    """a batch stops drawing probes once the standard error of its trace is at most trace_tol * |trace| (after 5
+    probes); 0: every probe"""
+    per_unit: bool = False
+    """also the top eigenvalues (by magnitude, by --method) of each unit's own block of the Hessian (the
+    parameters the unit owns, every other one fixed), on the first batch: a Hessian eigensolve per unit"""
+    unit_k: int = 1
+    """eigenvalues per unit"""
 
     def __post_init__(self) -> None:
         if self.micro_batch < 0:
             raise ValueError(f"--micro-batch must be >= 0, got {self.micro_batch}")
+        if self.trace_probes < 1 or self.unit_k < 1:
+            raise ValueError(f"--trace-probes and --unit-k must be >= 1, got {self.trace_probes} and {self.unit_k}")
         if self.micro_batch and self.bn == "train":
             raise ValueError("--micro-batch needs --bn eval: with batch statistics every image depends on the "
                              "whole mini-batch, so micro-batches would change the Hessian")
@@ -442,6 +593,9 @@ class HessianSettings:
     @property
     def loss(self) -> LossSpec:
         return LossSpec(self.l2, self.weight_decay, self.bn)
+
+    def top(self, k: int) -> TopK:
+        return TopK(k, self.method, self.max_iter, self.tol, self.lanczos_steps)
 
 
 @dataclass(frozen=True)
@@ -452,29 +606,45 @@ class LanczosEnds:
 
 @dataclass(frozen=True)
 class HessianResult:
-    SCHEMA_VERSION: ClassVar[int] = 2
+    SCHEMA_VERSION: ClassVar[int] = 3
     spectrum: MaxEigenvalueSpectrum
     first_batch_lanczos: LanczosEnds | None = None
     density: Density | None = None
     attention: str = "explicit softmax (fused kernels have no double backward)"
     augmentation: str = ""
     """Which recipe's augmentation the loss was measured on, and why."""
+    trace: HessianTrace | None = None
+    per_unit: list[UnitEigenpairs] = field(default_factory=list)
+    """The top eigenvalues of each unit's block on the first batch (empty unless asked for)."""
 
 
-def run(model: nn.Module, data: DataSpec, settings: HessianSettings, runtime: Runtime = Runtime()) -> HessianResult:
+def run(model: UnitIntrospection, data: DataSpec, settings: HessianSettings,
+        runtime: Runtime = Runtime()) -> HessianResult:
+    """The spectrum, the trace and the per-unit eigenvalues are shared over torchrun ranks item by item (batches,
+    batches, units: each seeded by its index, so the gathered result is the single process's); the density and
+    the Lanczos ends of the first batch are computed by every rank alike."""
     augment, described = augmentation(model, settings.augment)
     batches = loss_batches(model, data, augment, limit=settings.batches)
-    shards = ShardFile(runtime.workdir, "hessian", {"model": model.source, "data": data, "settings": settings},
-                       runtime.dist, Eigenpairs)
+    key = {"model": model.source, "data": data, "settings": settings}
+    shards = {name: ShardFile(runtime.workdir, name, key, runtime.dist, item)
+              for name, item in (("hessian", Eigenpairs), ("hessian-trace", TraceEstimate),
+                                 ("hessian-units", Eigenpairs))}
+    common = {"progress": runtime.progress, "dist": runtime.dist, "micro_batch": settings.micro_batch}
     spectrum = max_eigenvalue_spectrum(model, batches, settings.loss, settings.k, settings.method, settings.max_iter,
-                                       settings.tol, settings.lanczos_steps, data.seed, runtime.progress,
-                                       runtime.dist, shards, settings.micro_batch)
-    shards.remove()
+                                       settings.tol, settings.lanczos_steps, data.seed,
+                                       shards=shards["hessian"], **common)
+    trace = hessian_trace(model, batches, settings.loss, settings.trace_probes, settings.trace_tol, data.seed,
+                          shards=shards["hessian-trace"], **common) if settings.trace else None
+    per_unit = unit_eigenvalues(model, batches[0], settings.loss, settings.top(settings.unit_k), data.seed,
+                                shards=shards["hessian-units"], **common) if settings.per_unit else []
+    for shard in shards.values():
+        shard.remove()
+    result = HessianResult(spectrum, augmentation=described, trace=trace, per_unit=per_unit)
     if not settings.density:
-        return HessianResult(spectrum, augmentation=described)
+        return result
     op = HessianOperator(model, micro_batches(batches[0], settings.micro_batch), settings.loss)
     density = slq_density(op, op.size, settings.lanczos_steps, settings.probes, data.seed, dtype=op.dtype,
                           device=op.device)
     ends = LanczosEnds(*(lanczos_eigenvalues(op, op.size, settings.k, settings.lanczos_steps, data.seed, settings.tol,
                                              op.dtype, op.device, which) for which in ("largest", "smallest")))
-    return HessianResult(spectrum, ends, density, augmentation=described)
+    return dataclasses.replace(result, first_batch_lanczos=ends, density=density)
