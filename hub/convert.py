@@ -10,7 +10,7 @@ shapes must agree; anything else is one error that lists the keys.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -154,6 +154,6 @@ def load_mapped(model: UnitModel, pairs: ModulePairs, state: Mapping[str, Tensor
     return model.eval()
 
 
-def derived_present(keys: list[str] | Mapping[str, Tensor]) -> list[str]:
+def derived_present(keys: Iterable[str]) -> list[str]:
     """The derived buffers a file holds, each with why it is not used (for a model card)."""
     return [f"`{name}` ({why})" for name, why in DERIVED.items() if any(key.endswith(name) for key in keys)]

@@ -21,6 +21,7 @@ from hub.folder import CARD_FILE, CONFIG_FILE, WEIGHTS_FILE, load_folder, save_p
 from hub.official import load_official
 from hub.registry import is_model
 from hub.sources import Source, download, resolve
+from hub.timm_weights import timm_folder
 from hub.units import UnitModel
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def _load(source: Source, name: str, local_files_only: bool | None, cache_dir: s
         model.source, model.folder = source.name if shipped else str(source.folder), source.folder
         return model
     folder, commit = download(source, offline, cache_dir)
+    folder = timm_folder(folder, source.repo_id, commit, cache_dir)  # a repo in timm's layout: its conversion
     model = load_folder(folder, source.sha256)
     model.source, model.folder = f"{source.repo_id}@{commit}", folder
     return model

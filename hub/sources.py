@@ -32,6 +32,8 @@ from hub.files import file_sha256
 CONFIG_FILE, WEIGHTS_FILE, CARD_FILE = "config.json", "model.safetensors", "README.md"
 PROVENANCE_FILE = "official.json"
 """Beside a converted release: the release file's URL and sha256."""
+TIMM_PROVENANCE_FILE = "timm.json"
+"""Beside a converted timm checkpoint: the repo, its commit and the source file's sha256."""
 REPO_ID = re.compile(r"(?:hf[-_]hub:)?(?P<repo>[A-Za-z0-9_][\w.-]*/[A-Za-z0-9_][\w.-]*)(?:@(?P<rev>[\w./-]+))?")
 FOREIGN = re.compile(r"(?P<origin>timm|torchvision|[A-Za-z_][\w.]*):(?P<name>[A-Za-z_][\w.-]*)")
 """``timm:NAME``, ``torchvision:NAME`` or ``package.module:factory``: a model of another library or one's own,
@@ -122,7 +124,14 @@ def download(source: Source, local_files_only: bool, cache_dir: str | None) -> t
     repo, rev = source.repo_id, source.revision or "main"
     assert repo is not None
     config = _fetch(repo, rev, CONFIG_FILE, local_files_only, cache_dir)
-    _fetch(repo, rev, WEIGHTS_FILE, local_files_only, cache_dir)
+    try:
+        _fetch(repo, rev, WEIGHTS_FILE, local_files_only, cache_dir)
+    except NotAvailableError as err:
+        if is_timm_snapshot(config.parent):
+            raise NotAvailableError(
+                f"{err}\n{repo} is in timm's layout: its weights are read from {WEIGHTS_FILE} only; pickled weights "
+                f"(pytorch_model.bin, *.pth) are refused, as unpickling them could run code") from err
+        raise
     with contextlib.suppress(NotAvailableError):  # the card is optional
         _fetch(repo, rev, CARD_FILE, local_files_only, cache_dir)
     return config.parent, config.parent.name
@@ -147,6 +156,27 @@ def converted_release(entry: CatalogEntry, cache_dir: str | Path | None = None,
             f"{folder} was converted from a file with sha256 {provenance['sha256']}, not the expected {expected}; "
             f"delete the folder to download again")
     return folder
+
+
+def is_timm_config(data: dict) -> bool:
+    """A ``config.json`` as timm writes it (``save_for_hf``, ``push_to_hf_hub``): an ``architecture`` and a
+    ``pretrained_cfg``, and none of the fields only ours have (``library``, ``preset``)."""
+    return "architecture" in data and "pretrained_cfg" in data and not {"library", "preset"} & set(data)
+
+
+def is_timm_snapshot(folder: Path) -> bool:
+    try:
+        return is_timm_config(json.loads((folder / CONFIG_FILE).read_text()))
+    except (OSError, ValueError):
+        return False
+
+
+def timm_conversion(snapshot: Path, repo_id: str, commit: str, cache_dir: str | Path | None = None) -> Path | None:
+    """For a Hub snapshot in timm's layout, the folder its conversion into our units is (or will be) cached in
+    (``<HF_HUB_CACHE>/howvits-timm/<org>--<name>/<commit>``); None for any other snapshot."""
+    if not is_timm_snapshot(snapshot):
+        return None
+    return Path(cache_dir or constants.HF_HUB_CACHE) / "howvits-timm" / repo_id.replace("/", "--") / commit
 
 
 @dataclass(frozen=True)
@@ -192,7 +222,8 @@ def read_folder(folder: Path, expected_sha256: str | None = None, label: str | N
 def local_model(name: str, revision: str | None = None, local_files_only: bool | None = None,
                 cache_dir: str | None = None) -> LocalModel | None:
     """The checked local folder of a short name, folder or Hub repo (downloaded unless offline), or None for a
-    release of the paper's that is not converted yet (that needs torch: :func:`hub.from_pretrained`)."""
+    release of the paper's or a timm checkpoint that is not converted yet (that needs torch:
+    :func:`hub.from_pretrained`)."""
     source = resolve(name, revision)
     offline = constants.HF_HUB_OFFLINE if local_files_only is None else local_files_only
     if source.release is not None:
@@ -202,4 +233,8 @@ def local_model(name: str, revision: str | None = None, local_files_only: bool |
         shipped = source.name in load_catalog()
         return read_folder(source.folder, source.sha256, source.name if shipped else str(source.folder))
     folder, commit = download(source, offline, cache_dir)
+    converted = timm_conversion(folder, source.repo_id, commit, cache_dir)
+    if converted is not None:
+        done = (converted / TIMM_PROVENANCE_FILE).is_file()
+        return read_folder(converted, label=f"{source.repo_id}@{commit}") if done else None
     return read_folder(folder, source.sha256, f"{source.repo_id}@{commit}")
