@@ -3,7 +3,6 @@ the Hub, served by a Hub-compatible server on loopback (nothing reaches the inte
 and compared with timm's own logits on the same weights and the same inputs (real images and random ones)."""
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -19,41 +18,13 @@ from hub.preprocess import input_batch
 from hub.samples import sample_images
 from hub.sources import local_model
 from hub.timm_weights import ARCHITECTURES, convert_timm_state, read_timm_config
+from tests.timm_models import randomised
 
 timm = pytest.importorskip("timm")
 from timm.models._hub import save_config_for_hf, save_for_hf  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-EMBEDDINGS = ("patch_embed.proj", "patch_embed.conv", "stem.proj", "pos_embed", "cls_token")
-"""Scaled to the size of LayerNorm's epsilon, so that a wrong epsilon changes the logits by far more than 1e-4."""
 HEAVY = pytest.mark.slow
-
-
-def randomised(name: str, seed: int = 0, **kwargs) -> torch.nn.Module:
-    """timm's model with every floating tensor drawn at random, norms, biases and BatchNorm statistics included
-    (a wrong mapping cannot hide behind ones and zeros)."""
-    torch.manual_seed(seed)
-    model = timm.create_model(name, pretrained=False, **kwargs)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for key, tensor in model.state_dict(keep_vars=True).items():
-            if tensor.is_floating_point():
-                tensor.copy_(_draw(key, tensor.shape, generator))
-    return model.eval()
-
-
-def _draw(key: str, shape: torch.Size, generator: torch.Generator) -> torch.Tensor:
-    if key.endswith("running_var"):
-        value = 0.5 + torch.rand(shape, generator=generator)
-    elif key.startswith(("pos_embed", "cls_token")) or "relative_position_bias_table" in key:
-        value = torch.randn(shape, generator=generator)
-    elif len(shape) >= 2:
-        value = torch.randn(shape, generator=generator) / math.sqrt(math.prod(shape[1:]))
-    elif key.endswith("weight"):
-        value = 1 + 0.1 * torch.randn(shape, generator=generator)
-    else:
-        value = 0.1 * torch.randn(shape, generator=generator)
-    return value * 3e-3 if key.startswith(EMBEDDINGS) else value
 
 
 def publish(hub_server, tmp_path: Path, repo_id: str, model: torch.nn.Module, safe_serialization: bool | str = True,
