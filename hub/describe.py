@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from hub.config import IMAGENET_MEAN, IMAGENET_STD, ModelConfig
 from hub.errors import HubError
 from hub.layers.roles import ParamRole
-from hub.units import NCHW, MapLayout, UnitInfo, UnitKind
+from hub.units import NCHW, MapLayout, UnitInfo, UnitKind, chain_infos
 
 
 class DescriptionError(HubError):
@@ -160,18 +160,7 @@ class DescribedModel(nn.Module):
         return self.model(x)
 
     def unit_infos(self) -> list[UnitInfo]:
-        units = self.description.units
-        infos, per_stage = [], {}
-        last = max(len(units) - 1, 1)
-        for i, spec in enumerate(units):
-            if spec.kind in (UnitKind.STEM, UnitKind.HEAD):
-                name = spec.kind.value
-            else:
-                k = per_stage.get(spec.stage, 0)
-                per_stage[spec.stage] = k + 1
-                name = f"s{spec.stage}.{k}.{spec.kind.value}"
-            infos.append(UnitInfo(i, name, spec.kind, spec.stage, i / last, spec.branch is not None))
-        return infos
+        return chain_infos([(spec.kind, spec.stage, spec.branch is not None) for spec in self.description.units])
 
     def unit_outputs(self, x: Tensor, indices: Sequence[int] | None = None,
                      include_head: bool = False) -> dict[str, Tensor]:

@@ -201,6 +201,22 @@ class UnitInfo:
     residual: bool
 
 
+def chain_infos(units: Sequence[tuple[UnitKind, int, bool]]) -> list[UnitInfo]:
+    """Infos of a chain of ``(kind, stage, residual)`` units: names ``s{stage}.{index in stage}.{kind}`` (``stem``,
+    ``head``) and depths spread evenly over [0, 1]."""
+    infos, per_stage = [], {}
+    last = max(len(units) - 1, 1)
+    for i, (kind, stage, residual) in enumerate(units):
+        if kind in (UnitKind.STEM, UnitKind.HEAD):
+            name = kind.value
+        else:
+            k = per_stage.get(stage, 0)
+            per_stage[stage] = k + 1
+            name = f"s{stage}.{k}.{kind.value}"
+        infos.append(UnitInfo(i, name, kind, stage, i / last, residual))
+    return infos
+
+
 @runtime_checkable
 class UnitIntrospection(Protocol):
     """What the analyses, the report and the service's diagnostics need from a model: a
@@ -392,17 +408,7 @@ class UnitModel(nn.Module):
         return set(parameter_roles(self))
 
     def unit_infos(self) -> list[UnitInfo]:
-        infos, per_stage = [], {}
-        last = max(len(self.units) - 1, 1)
-        for i, unit in enumerate(self.units):
-            if unit.kind in (UnitKind.STEM, UnitKind.HEAD):
-                name = unit.kind.value
-            else:
-                k = per_stage.get(unit.stage, 0)
-                per_stage[unit.stage] = k + 1
-                name = f"s{unit.stage}.{k}.{unit.kind.value}"
-            infos.append(UnitInfo(i, name, unit.kind, unit.stage, i / last, unit.residual))
-        return infos
+        return chain_infos([(unit.kind, unit.stage, unit.residual) for unit in self.units])
 
     def unit_parameters(self, index: int) -> list[tuple[str, nn.Parameter]]:
         """The parameters unit ``index`` owns, with their full names (per-unit Hessians, per-unit statistics)."""
