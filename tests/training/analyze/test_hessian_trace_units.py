@@ -139,6 +139,7 @@ def test_the_record_holds_the_trace_and_the_units_and_refuses_the_old_schema(tmp
         ANALYSES["hessian"].load(tmp_path)
 
 
+@pytest.mark.slow  # ~40 s; the spectrum's sharding is in the default run (test_distributed.py)
 def test_two_gloo_processes_share_the_trace_and_the_units(tmp_path):
     flags = ["--batches", "3", "--batch-size", "8", "--k", "1", "--method", "lanczos", "--lanczos-steps", "6",
              "--trace-probes", "3", "--per-unit"]

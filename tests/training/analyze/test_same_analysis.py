@@ -29,7 +29,7 @@ FIXTURE = Path(__file__).parents[2] / "fixtures" / "cifar10-mini.tar.gz"
 DATA = DataSpec(str(FIXTURE), val_size=20, num_images=4, batch_size=4)
 FAMILIES = [
     pytest.param("resnet18", 32, id="resnet"),
-    pytest.param("vit_tiny_patch16_224", 224, id="vit"),
+    pytest.param("vit_tiny_patch16_224", 224, id="vit", marks=pytest.mark.slow),  # ~25 s: 24 units at 224
     pytest.param("pit_ti_224", 224, id="pit", marks=pytest.mark.slow),
     pytest.param("swin_tiny_patch4_window7_224", 224, id="swin", marks=pytest.mark.slow),  # see SPECTRUM_TOL
     pytest.param("mixer_s16_224", 224, id="mixer", marks=pytest.mark.slow),
