@@ -24,7 +24,7 @@ RUNS = {
     "variance": [],
     "noise": ["--bands", "3", "--mask", "circle"],
     "hessian": ["--batches", "2", "--k", "2", "--method", "lanczos", "--lanczos-steps", "8", "--density",
-                "--probes", "2"],
+                "--probes", "2", "--no-trace"],  # the trace: test_hessian_trace_units.py
     "landscape": ["--points", "3", "--num-images", "40", "--augment", "paper", "--normalisation", "paper"],
     "lesion": [],
     "cka": ["--batch-size", "20"],
