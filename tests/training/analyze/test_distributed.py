@@ -23,7 +23,8 @@ DATA = ["--data", str(FIXTURE), "--val-size", "40", "--num-classes", "10", "--no
 RUNS = {  # the work items of each: image batches, Hessian batches, CIFAR-C sets, grid points
     "fourier": ["--batch-size", "10"],
     "variance": ["--batch-size", "10"],
-    "hessian": ["--batches", "4", "--k", "2", "--method", "lanczos", "--lanczos-steps", "8", "--batch-size", "8"],
+    "hessian": ["--batches", "2", "--k", "2", "--method", "lanczos", "--lanczos-steps", "8", "--batch-size", "8",
+                "--trace-probes", "5"],
     "corruptions": ["--severities", "1,3", "--corruptions", "fog,contrast,zoom_blur", "--batch-size", "20"],
     "landscape": ["--points", "3", "--num-images", "20", "--batch-size", "10"],
 }
