@@ -102,14 +102,13 @@ def _torchvision(origin: str, name: str, pretrained: bool, num_classes: int | No
                                 "(pretrained weights must be reachable: in the torch hub cache, or online)") from err
     preprocess = default.transforms()  # the weights' evaluation transform, random weights included
     size = preprocess.crop_size[0]
-    described = DescribedModel(model, find_description(model), source=f"torchvision:{name} "
-                               f"({_weights_note(pretrained, 'torchvision')})", input_size=(3, size, size))
+    classes = len(default.meta["categories"]) if num_classes is None else num_classes
     labels = list(default.meta["categories"]) if pretrained else None
-    described.config = ModelConfig(f"torchvision:{name}", described.config.num_classes, "torchvision", {}, labels,
-                                   (3, size, size), tuple(preprocess.mean), tuple(preprocess.std),
-                                   preprocess.interpolation.value, size / preprocess.resize_size[0],
-                                   library="torchvision")
-    return described
+    config = ModelConfig(f"torchvision:{name}", classes, "torchvision", {}, labels, (3, size, size),
+                         tuple(preprocess.mean), tuple(preprocess.std), preprocess.interpolation.value,
+                         size / preprocess.resize_size[0], library="torchvision")
+    return DescribedModel(model, find_description(model), config,
+                          f"torchvision:{name} ({_weights_note(pretrained, 'torchvision')})")
 
 
 def _factory(origin: str, name: str, pretrained: bool, num_classes: int | None) -> nn.Module:

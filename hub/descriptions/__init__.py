@@ -86,6 +86,11 @@ def residual_stages(model: nn.Module, stages: list[str], branch: Callable[[nn.Mo
             for s, stage in enumerate(stages) for name, block in model.get_submodule(stage).named_children()]
 
 
+def last_norm(block: nn.Module) -> str:
+    """The last BatchNorm on a basic (``bn2``) or bottleneck (``bn3``) ResNet block's branch (timm, torchvision)."""
+    return "bn3" if hasattr(block, "bn3") else "bn2"
+
+
 def existing(model: nn.Module, *paths: str) -> tuple[str, ...]:
     """The paths among ``paths`` that ``model`` has (optional norms and heads)."""
     names = dict(model.named_modules())

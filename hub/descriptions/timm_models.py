@@ -9,12 +9,17 @@ from __future__ import annotations
 from torch import nn
 
 from hub.describe import Description, UnitSpec
-from hub.descriptions import NHWC, TOKENS, existing, pre_norm_block, register_description, residual_stages, tokens
+from hub.descriptions import (
+    NHWC,
+    TOKENS,
+    existing,
+    last_norm,
+    pre_norm_block,
+    register_description,
+    residual_stages,
+    tokens,
+)
 from hub.units import UnitKind
-
-
-def _last_norm(block: nn.Module) -> str:
-    return "bn3" if hasattr(block, "bn3") else "bn2"
 
 
 @register_description("timm.models.resnet.ResNet")
@@ -22,7 +27,7 @@ def resnet(model: nn.Module) -> Description:
     """Stem up to the max-pool, one conv unit per basic/bottleneck block (branch ends at its last BatchNorm)."""
     stages = ["layer1", "layer2", "layer3", "layer4"]
     units = [UnitSpec("maxpool", UnitKind.STEM, 0, owns=existing(model, "conv1", "bn1")),
-             *residual_stages(model, stages, _last_norm),
+             *residual_stages(model, stages, last_norm),
              UnitSpec("fc", UnitKind.HEAD, len(stages) + 1)]
     return Description(tuple(units), "timm ResNet")
 

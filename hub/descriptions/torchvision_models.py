@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from hub.describe import Description, UnitSpec
-from hub.descriptions import NHWC, existing, pre_norm_block, register_description, residual_stages, tokens
+from hub.descriptions import NHWC, existing, last_norm, pre_norm_block, register_description, residual_stages, tokens
 from hub.units import UnitKind
 
 
@@ -14,7 +14,7 @@ def resnet(model: nn.Module) -> Description:
     """Stem up to the max-pool, one conv unit per block (branch ends at its last BatchNorm)."""
     stages = ["layer1", "layer2", "layer3", "layer4"]
     units = [UnitSpec("maxpool", UnitKind.STEM, 0, owns=("conv1", "bn1")),
-             *residual_stages(model, stages, lambda block: "bn3" if hasattr(block, "bn3") else "bn2"),
+             *residual_stages(model, stages, last_norm),
              UnitSpec("fc", UnitKind.HEAD, len(stages) + 1)]
     return Description(tuple(units), "torchvision ResNet")
 
